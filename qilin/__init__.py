@@ -1,0 +1,74 @@
+"""qilin: a deep learning framework with the PyTorch surface.
+
+    import qilin as torch
+
+The facade below lists what `qilin.X` holds; each name is defined once, in the module named.
+"""
+
+from . import dtypes
+from .dtypes import (DType, bfloat16, bool, double, finfo, float, float16, float32, float64,
+                     get_default_dtype, half, iinfo, int, int8, int16, int32, int64, long,
+                     promote_types, result_type, can_cast, set_default_dtype, short, uint8)
+from .device import Device, device
+from .tensor import Size, Tensor, is_tensor
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+                       no_grad, set_grad_enabled)
+from . import autograd
+from .ops.creation import *
+from .ops.elementwise import *
+from .ops.reduction import *
+from .ops.movement import *
+from .ops.indexing import *
+from .ops.linalg import *
+from .ops.sorting import *
+from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
+                     manual_seed, multinomial, normal, poisson, rand, rand_like, randint,
+                     randint_like, randn, randn_like, randperm, seed, set_rng_state)
+from .printing import set_printoptions
+from . import linalg
+from . import random
+from .tensor_methods import bind as _bind_tensor_methods
+
+_bind_tensor_methods()
+
+dtype = DType
+uint8 = uint8
+float = float
+__version__ = "0.1.0"
+
+
+def is_floating_point(input) -> bool:
+    return input.is_floating_point()
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+def cuda_is_available() -> bool:
+    from .backends.cupy_backend import is_available
+
+    return is_available()
+
+
+class _Cuda:
+    """`qilin.cuda`: whether a GPU backend is present, and how many devices."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return cuda_is_available()
+
+    @staticmethod
+    def device_count() -> int:
+        from .backends.cupy_backend import device_count
+
+        return device_count()
+
+    @staticmethod
+    def manual_seed(seed) -> None:
+        manual_seed(seed)
+
+    manual_seed_all = manual_seed
+
+
+cuda = _Cuda()

@@ -1,0 +1,96 @@
+"""Automatic differentiation: backward(), grad(), grad modes, custom Functions, hooks."""
+
+from __future__ import annotations
+
+from ..tensor import Tensor, _wrap
+from . import graph
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                        is_inference_mode_enabled, no_grad, set_grad_enabled)
+
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
+           "is_anomaly_enabled", "Function", "functional", "graph"]
+
+
+def _as_tuple(value) -> tuple:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, Tensor) else tuple(value)
+
+
+def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
+    grads = []
+    for index, output in enumerate(outputs):
+        given = grad_outputs[index] if index < len(grad_outputs) else None
+        if not output._requires_grad:
+            raise RuntimeError(
+                f"element {index} of tensors does not require grad and does not have a grad_fn")
+        if given is None:
+            if output.numel() != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs (output {index} has "
+                    f"shape {list(output.shape)}); pass `gradient=` with that shape")
+            given = _wrap(output._device.backend.xp.ones(output._data.shape, output._data.dtype),
+                          output._device)
+        elif not isinstance(given, Tensor):
+            from ..ops.creation import tensor
+
+            given = tensor(given, dtype=output.dtype)
+        elif tuple(given.shape) != tuple(output.shape):
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{index}] has a shape of {list(given.shape)} and "
+                f"output[{index}] has a shape of {list(output.shape)}.")
+        grads.append(given if create_graph else given.detach())
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into each leaf's `.grad`."""
+    outputs = _as_tuple(tensors)
+    grads = _root_grads(outputs, _as_tuple(grad_tensors), create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    accumulate_into = None
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if not inputs:
+            raise RuntimeError("backward(): 'inputs' argument to backward() cannot be empty.")
+        accumulate_into = {graph.accumulator_of(t) for t in inputs if t._node is None}
+        for t in inputs:
+            if t._node is not None:
+                t.retain_grad()
+    graph.run_backward([graph.edge_of(o) for o in outputs], grads, retain_graph=retain_graph,
+                       create_graph=create_graph, accumulate_into=accumulate_into)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated)."""
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    for index, value in enumerate(inputs):
+        if not value._requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {index}) does not "
+                               "require grad")
+    grads = _root_grads(outputs, _as_tuple(grad_outputs), create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    capture = [graph.edge_of(t) for t in inputs]
+    result = graph.run_backward([graph.edge_of(o) for o in outputs], grads,
+                                retain_graph=retain_graph, create_graph=create_graph,
+                                capture=capture)
+    for index, value in enumerate(result):
+        if value is None:
+            if materialize_grads:
+                from ..ops.creation import zeros_like
+
+                result[index] = zeros_like(inputs[index])
+            elif not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (input {index}) appears to not have been "
+                    "used in the graph. Set allow_unused=True if this is the desired behavior.")
+    return tuple(result)
+
+
+from . import functional  # noqa: E402
+from .function import Function  # noqa: E402

@@ -1,0 +1,10 @@
+"""THE primitive op set: one record per op (see registry.py), grouped by family.
+
+Importing this package registers every op; `OPS` maps names to records.
+"""
+
+from . import creation, elementwise, indexing, linalg, movement, reduction, sorting
+from .registry import OPS, Op, Spec, get
+
+__all__ = ["OPS", "Op", "Spec", "get", "creation", "elementwise", "indexing", "linalg",
+           "movement", "reduction", "sorting"]

@@ -1,0 +1,193 @@
+"""Family constructors: they fill the standard parts of an op record so each record is short.
+
+- `unary`: elementwise x -> f(x); integer inputs of float-valued functions become the default
+  float dtype, as in torch.
+- `binary`: elementwise (a, b) -> f(a, b) with broadcasting and torch's type promotion; the
+  vjp's gradients are summed back to each input's shape.
+- `reduction`: reduce over `dim` (a tuple, or None for all) with `keepdim`.
+- `define`: any other op (movement, indexing, library calls) written out in full.
+"""
+
+from __future__ import annotations
+
+from .. import dtypes
+from .registry import Op, Spec, register
+
+__all__ = ["define", "unary", "binary", "reduction", "broadcast_shapes", "reduced_shape",
+           "unbroadcast", "restore_reduced"]
+
+
+def define(name: str, **parts) -> Op:
+    return register(Op(name, **parts))
+
+
+# ----- unary ---------------------------------------------------------------------------------
+def unary(name: str, kernel, grad=None, *, c: str | None = None, to_float: bool = True,
+          out_dtype=None, save: str | None = "input", differentiable: bool = True,
+          doc: str = "") -> Op:
+    """`kernel(xp, x)`; `grad(g, x, out)` gets the saved input or output (the other is None)."""
+    integer_kinds = "biu"
+
+    def run(xp, x):
+        if to_float and x.dtype.kind in integer_kinds:
+            x = x.astype(dtypes.get_default_dtype().numpy)
+        return kernel(xp, x)
+
+    def meta(x):
+        dtype = x.dtype
+        if out_dtype is not None:
+            dtype = out_dtype
+        elif to_float and not dtype.is_floating_point:
+            dtype = dtypes.get_default_dtype()
+        return Spec(x.shape, dtype)
+
+    def vjp(node, g):
+        x = node.inputs[0] if save == "input" else None
+        out = node.out if save == "output" else None
+        return (grad(g, x, out),)
+
+    return define(name, meta=meta, kernel=run, vjp=vjp if differentiable else None,
+                  family="elementwise", lowering={"c": c} if c else {},
+                  save_inputs=save == "input", save_outputs=save == "output",
+                  differentiable=differentiable, doc=doc)
+
+
+# ----- binary --------------------------------------------------------------------------------
+def binary(name: str, kernel, grad=None, *, c: str | None = None, result: str = "promote",
+           save: str | None = "inputs", differentiable: bool = True, doc: str = "") -> Op:
+    """`kernel(xp, a, b)` on operands already cast to the result dtype.
+
+    result: "promote" (torch's result_type), "float" (integers become the default float, as
+    true division does) or "bool" (comparisons: computed in the promoted type, bool out).
+    `grad(g, a, b, out)` returns the two input gradients before un-broadcasting.
+    """
+
+    def compute_dtype(a, b):
+        dtype = dtypes.result_type(a, b)
+        if result == "float" and not dtype.is_floating_point:
+            dtype = dtypes.get_default_dtype()
+        return dtype
+
+    def run(xp, a, b):
+        dtype = compute_dtype(a, b).numpy
+        if getattr(a, "dtype", dtype) != dtype:
+            a = a.astype(dtype)
+        if getattr(b, "dtype", dtype) != dtype:
+            b = b.astype(dtype)
+        return kernel(xp, a, b)
+
+    def meta(a, b):
+        shapes = [v.shape for v in (a, b) if isinstance(v, Spec)]
+        shape = broadcast_shapes(*shapes, op=name)
+        dtype = dtypes.bool if result == "bool" else compute_dtype(a, b)
+        return Spec(shape, dtype)
+
+    def vjp(node, g):
+        a, b = node.inputs if save == "inputs" else (None, None)
+        out = node.out if save == "output" else None
+        grad_a, grad_b = grad(g, a, b, out)
+        meta_a, meta_b = node.input_meta
+        return (unbroadcast(grad_a, meta_a[0]) if meta_a is not None else None,
+                unbroadcast(grad_b, meta_b[0]) if meta_b is not None else None)
+
+    return define(name, meta=meta, kernel=run, vjp=vjp if differentiable else None,
+                  family="elementwise", lowering={"c": c} if c else {},
+                  save_inputs=save == "inputs", save_outputs=save == "output",
+                  differentiable=differentiable, doc=doc)
+
+
+def broadcast_shapes(*shapes, op: str = "broadcast") -> tuple:
+    """NumPy/torch broadcasting of shapes, with a message naming both shapes and the dim."""
+    ndim = max((len(s) for s in shapes), default=0)
+    result = []
+    for axis in range(-ndim, 0):
+        size = 1
+        for shape in shapes:
+            if len(shape) >= -axis:
+                current = shape[axis]
+                if current != 1:
+                    if size not in (1, current):
+                        listed = " and ".join(str(tuple(s)) for s in shapes)
+                        raise RuntimeError(
+                            f"{op}: shapes {listed} cannot be broadcast: the size of dimension "
+                            f"{axis} is {size} in one and {current} in the other (sizes must "
+                            "match or be 1)")
+                    size = current
+        result.append(size)
+    return tuple(result)
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum `grad` down to `shape`, undoing broadcasting (the vjp of broadcast_to)."""
+    if grad is None or tuple(grad.shape) == tuple(shape):
+        return grad
+    from .reduction import sum_to
+
+    return sum_to(grad, shape)
+
+
+# ----- reductions ----------------------------------------------------------------------------
+def reduced_shape(shape: tuple, dim: tuple | None, keepdim: bool) -> tuple:
+    if dim is None:
+        return (1,) * len(shape) if keepdim else ()
+    if keepdim:
+        return tuple(1 if axis in dim else size for axis, size in enumerate(shape))
+    return tuple(size for axis, size in enumerate(shape) if axis not in dim)
+
+
+def restore_reduced(grad, shape: tuple, dim: tuple | None, keepdim: bool):
+    """Broadcast a reduction's output gradient back over the input's shape."""
+    from .movement import expand, reshape
+
+    if not keepdim:
+        grad = reshape(grad, reduced_shape(shape, dim, True))
+    return expand(grad, shape)
+
+
+def reduction(name: str, kernel, grad=None, *, result: str = "same", save: str | None = "input",
+              differentiable: bool = True, identity: str | None = None, doc: str = "") -> Op:
+    """`kernel(xp, x, dim, keepdim)`; `grad(g, x, out, dim, keepdim)` with g already restored
+    to the input's shape when `restore=True` is implied (g has the keepdim shape, expanded).
+
+    result: "same" (keeps the dtype), "sum" (bool/int -> int64), "float" (floating input
+    required), "bool" or "int64" (fixed output dtype).
+    """
+
+    def out_dtype(dtype):
+        if result == "sum" and not dtype.is_floating_point:
+            return dtypes.int64
+        if result == "bool":
+            return dtypes.bool
+        if result == "int64":
+            return dtypes.int64
+        if result == "float" and not dtype.is_floating_point:
+            raise RuntimeError(
+                f"{name}(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {dtype.name}")
+        return dtype
+
+    def run(xp, x, dim=None, keepdim=False):
+        dtype = out_dtype(dtypes.from_numpy(x.dtype))
+        value = kernel(xp, x, dim, keepdim)
+        if value.dtype != dtype.numpy:
+            value = value.astype(dtype.numpy)
+        return value
+
+    def meta(x, dim=None, keepdim=False):
+        if dim is not None:
+            for axis in dim:
+                if not 0 <= axis < max(len(x.shape), 1):
+                    raise IndexError(f"{name}: dim {axis} is out of range for shape {x.shape}")
+        return Spec(reduced_shape(x.shape, dim, keepdim), out_dtype(x.dtype))
+
+    def vjp(node, g):
+        x = node.inputs[0] if save == "input" else None
+        out = node.out if save == "output" else None
+        shape = node.input_meta[0][0]
+        dim, keepdim = node.attrs.get("dim"), node.attrs.get("keepdim", False)
+        return (grad(g, x, out, shape, dim, keepdim),)
+
+    return define(name, meta=meta, kernel=run, vjp=vjp if differentiable else None,
+                  family="reduction", lowering={"identity": identity} if identity else {},
+                  save_inputs=save == "input", save_outputs=save == "output",
+                  differentiable=differentiable, doc=doc)

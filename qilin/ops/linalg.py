@@ -1,0 +1,271 @@
+"""Matrix products: matmul (the library primitive, lowered to BLAS) and the torch functions
+built on it (mm, bmm, mv, dot, outer, addmm, baddbmm, tensordot, einsum)."""
+
+from __future__ import annotations
+
+from .. import dtypes
+from ..tensor import Tensor
+from .families import broadcast_shapes, define, unbroadcast
+from .registry import Spec
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm",
+           "addmv", "addbmm", "baddbmm", "tensordot", "einsum", "kron", "chain_matmul", "trace"]
+
+
+def _matmul_meta(a, b):
+    if len(a.shape) < 2 or len(b.shape) < 2:
+        raise RuntimeError("matmul primitive expects inputs with at least 2 dimensions")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} "
+                           f"!= {b.dtype.name}")
+    if a.shape[-1] != b.shape[-2]:
+        raise RuntimeError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the inner "
+            f"sizes {a.shape[-1]} and {b.shape[-2]} differ")
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
+    return Spec(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+
+
+def _matmul_vjp(node, g):
+    a, b = node.inputs
+    grad_a = grad_b = None
+    if node.needs_grad[0]:
+        grad_a = unbroadcast(MATMUL(g, b.mT), tuple(a.shape))
+    if node.needs_grad[1]:
+        grad_b = unbroadcast(MATMUL(a.mT, g), tuple(b.shape))
+    return grad_a, grad_b
+
+
+MATMUL = define("matmul", meta=_matmul_meta, kernel=lambda xp, a, b: xp.matmul(a, b),
+                vjp=_matmul_vjp, family="library", eager_check=True,
+                lowering={"library": "gemm"})
+
+
+def matmul(input, other, *, out=None):
+    """torch.matmul for every rank combination: 1-D operands are promoted and squeezed back."""
+    for name, value in (("input", input), ("other", other)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"matmul(): argument '{name}' must be Tensor, not {type(value).__name__}")
+        if value.ndim == 0:
+            raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                               f"{input.ndim}D and {other.ndim}D")
+    if input.ndim == 1 and other.ndim == 1:
+        if input.shape[0] != other.shape[0]:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                f"[{other.shape[0]}] to have the same number of elements, but got "
+                f"{input.shape[0]} and {other.shape[0]} elements respectively")
+    a = input.unsqueeze(0) if input.ndim == 1 else input
+    b = other.unsqueeze(-1) if other.ndim == 1 else other
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} "
+                           f"!= {b.dtype.name}")
+    result = MATMUL(a, b)
+    if input.ndim == 1:
+        result = result.squeeze(-2)
+    if other.ndim == 1:
+        result = result.squeeze(-1)
+    from .elementwise import _with_out
+
+    return _with_out(result, out)
+
+
+def _require_dims(name, value, ndim, argument):
+    if value.ndim != ndim:
+        raise RuntimeError(f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D tensor "
+                           f"of shape {list(value.shape)}")
+
+
+def mm(input, mat2):
+    _require_dims("mm", input, 2, "self")
+    _require_dims("mm", mat2, 2, "mat2")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    _require_dims("bmm", input, 3, "batch1")
+    _require_dims("bmm", mat2, 3, "batch2")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    _require_dims("mv", input, 2, "input")
+    _require_dims("mv", vec, 1, "vec")
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    _require_dims("dot", input, 1, "input")
+    _require_dims("dot", other, 1, "other")
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{input.dtype.name} and {other.dtype.name}")
+    return matmul(input, other)
+
+
+vdot = dot
+
+
+def inner(input, other):
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    return tensordot(input, other, dims=([-1], [-1]))
+
+
+def outer(input, vec2):
+    return input.unsqueeze(-1) * vec2.unsqueeze(0)
+
+
+ger = outer
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def _scaled_sum(input, product, beta, alpha):
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product + input * 0 if input.dtype.is_floating_point else product
+    return (input * beta if beta != 1 else input) + product
+
+
+def tensordot(a, b, dims=2):
+    """Contract `dims` trailing axes of `a` with leading axes of `b` (or the listed axes)."""
+    if isinstance(dims, int):
+        axes_a = list(range(a.ndim - dims, a.ndim))
+        axes_b = list(range(dims))
+    else:
+        axes_a, axes_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    axes_a = [d % a.ndim for d in axes_a]
+    axes_b = [d % b.ndim for d in axes_b]
+    for da, db in zip(axes_a, axes_b):
+        if a.shape[da] != b.shape[db]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has size "
+                               f"{a.shape[da]} in dim {da} and second has size {b.shape[db]} in "
+                               f"dim {db}")
+    free_a = [d for d in range(a.ndim) if d not in axes_a]
+    free_b = [d for d in range(b.ndim) if d not in axes_b]
+    size = 1
+    for d in axes_a:
+        size *= a.shape[d]
+    left = a.permute(free_a + axes_a).reshape(-1, size)
+    right = b.permute(axes_b + free_b).reshape(size, -1)
+    shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
+    return matmul(left, right).reshape(shape)
+
+
+def _einsum_meta(*operands, equation):
+    inputs, output = _parse_einsum(equation, [len(o.shape) for o in operands])
+    sizes = {}
+    for spec, operand in zip(inputs, operands):
+        if len(spec) != len(operand.shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(spec)}) "
+                               f"does not match the number of dimensions ({len(operand.shape)}) "
+                               "for an operand")
+        for letter, size in zip(spec, operand.shape):
+            if sizes.setdefault(letter, size) != size and size != 1 and sizes[letter] != 1:
+                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes: "
+                                   f"subscript '{letter}' has sizes {sizes[letter]} and {size}")
+            sizes[letter] = size if sizes[letter] == 1 else sizes[letter]
+    return Spec(tuple(sizes[letter] for letter in output), dtypes.result_type(*operands))
+
+
+def _parse_einsum(equation: str, ranks: list) -> tuple:
+    """Expand '...' and an implicit output: returns ([input subscripts], output subscripts)."""
+    equation = equation.replace(" ", "")
+    left, arrow, right = equation.partition("->")
+    inputs = left.split(",")
+    used = set(equation) - set(",.->")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    ellipsis_rank = max((rank - len(spec.replace("...", "")) for spec, rank in zip(inputs, ranks)
+                         if "..." in spec), default=0)
+    broadcast = "".join(spare[:ellipsis_rank])
+    expanded = []
+    for spec, rank in zip(inputs, ranks):
+        if "..." in spec:
+            count = rank - len(spec.replace("...", ""))
+            spec = spec.replace("...", broadcast[ellipsis_rank - count:])
+        expanded.append(spec)
+    if arrow:
+        output = right.replace("...", broadcast)
+    else:
+        letters = "".join(expanded)
+        output = broadcast + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                            and c not in broadcast))
+    return expanded, output
+
+
+def _einsum_kernel(xp, *operands, equation):
+    inputs, output = _parse_einsum(equation, [o.ndim for o in operands])
+    dtype = dtypes.result_type(*operands).numpy
+    operands = [o.astype(dtype, copy=False) for o in operands]
+    return xp.einsum(",".join(inputs) + "->" + output, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_vjp(node, g):
+    """The gradient of operand i contracts g with the other operands onto i's subscripts."""
+    operands = node.inputs
+    inputs, output = _parse_einsum(node.attrs["equation"], [o.ndim for o in operands])
+    grads = []
+    for i, spec in enumerate(inputs):
+        if not node.needs_grad[i]:
+            grads.append(None)
+            continue
+        if len(set(spec)) != len(spec):
+            raise RuntimeError(f"einsum backward: repeated subscripts within one operand ('{spec}') "
+                               "are not differentiable yet; take the diagonal explicitly")
+        others = [(s, o) for j, (s, o) in enumerate(zip(inputs, operands)) if j != i]
+        available = set(output).union(*(set(s) for s, _ in others))
+        kept = "".join(c for c in spec if c in available)
+        equation = ",".join([output] + [s for s, _ in others]) + "->" + kept
+        grad = EINSUM(g, *(o for _, o in others), equation=equation)
+        if kept != spec:  # letters only in this operand were summed: broadcast them back
+            shape = [operands[i].shape[spec.index(c)] if c not in kept else 1 for c in spec]
+            grad = grad.reshape([operands[i].shape[spec.index(c)] if c in kept else 1 for c in spec])
+            grad = grad.expand([max(a, b) for a, b in zip(shape, grad.shape)])
+        grads.append(unbroadcast(grad, tuple(operands[i].shape)))
+    return tuple(grads)
+
+
+EINSUM = define("einsum", meta=_einsum_meta, kernel=_einsum_kernel, vjp=_einsum_vjp,
+                family="library", eager_check=True, lowering={"library": "einsum"})
+
+
+def einsum(equation, *operands):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return EINSUM(*operands, equation=equation)
+
+
+def kron(input, other):
+    a = input.reshape([s for d in input.shape for s in (d, 1)])
+    b = other.reshape([s for d in other.shape for s in (1, d)])
+    return (a * b).reshape([x * y for x, y in zip(input.shape, other.shape)])
+
+
+def chain_matmul(*matrices):
+    result = matrices[0]
+    for matrix in matrices[1:]:
+        result = matmul(result, matrix)
+    return result
+
+
+def trace(input):
+    _require_dims("trace", input, 2, "input")
+    return input.diagonal().sum()

@@ -1,0 +1,686 @@
+"""Movement ops: reshape, permute, expand, slicing views, concatenation, flips.
+
+Views (reshape when possible, view, permute, expand, squeeze/unsqueeze, narrow, diagonal)
+share memory and the version counter with their base, as in torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..tensor import Tensor, _normalize_dim
+from .families import broadcast_shapes, define
+from .registry import Spec
+
+__all__ = [
+    "reshape", "view", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint",
+    "flatten", "unflatten", "squeeze", "unsqueeze", "expand", "expand_as", "broadcast_to",
+    "broadcast_tensors", "broadcast_shapes", "narrow", "select", "chunk", "split",
+    "tensor_split", "unbind", "cat", "concat", "concatenate", "stack", "hstack", "vstack",
+    "dstack", "column_stack", "flip", "fliplr", "flipud", "roll", "rot90", "movedim",
+    "moveaxis", "diagonal", "diag", "diag_embed", "repeat", "tile", "repeat_interleave",
+    "meshgrid", "tril", "triu", "contiguous", "clone", "atleast_1d", "atleast_2d", "atleast_3d",
+    "ravel",
+]
+
+
+# ----- shape helpers -------------------------------------------------------------------------
+def _shape_arg(shape) -> tuple:
+    """Accept f(2, 3), f((2, 3)), f([2, 3]) and f(qilin.Size([2, 3]))."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
+    """Resolve one -1 entry and check the element count, with torch's message."""
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    if len(unknown) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
+    known = math.prod(s for s in shape if s != -1)
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1:]
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+# ----- view records --------------------------------------------------------------------------
+def _reshape_meta(x, shape):
+    return Spec(infer_shape(tuple(shape), math.prod(x.shape), "reshape"), x.dtype)
+
+
+RESHAPE = define(
+    "reshape", meta=_reshape_meta, kernel=lambda xp, x, shape: xp.reshape(x, shape),
+    vjp=lambda node, g: (RESHAPE(g, shape=node.input_meta[0][0]),),
+    family="movement", save_inputs=False, view=True, eager_check=True)
+
+
+def _view_kernel(xp, x, shape):
+    try:
+        return xp.reshape(x, shape, copy=False)
+    except ValueError:
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (at least one "
+            f"dimension spans across two contiguous subspaces); input shape {list(x.shape)}, "
+            f"requested {list(shape)}. Use .reshape(...) instead.") from None
+
+
+VIEW = define("view", meta=_reshape_meta, kernel=_view_kernel,
+              vjp=lambda node, g: (RESHAPE(g, shape=node.input_meta[0][0]),),
+              family="movement", save_inputs=False, view=True, eager_check=True)
+
+
+def _permute_meta(x, dims):
+    if sorted(dims) != list(range(len(x.shape))):
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {len(x.shape)} is "
+            f"not equal to len(dims) = {len(dims)}" if len(dims) != len(x.shape) else
+            f"permute: dims {list(dims)} must be a permutation of 0..{len(x.shape) - 1}")
+    return Spec(tuple(x.shape[d] for d in dims), x.dtype)
+
+
+PERMUTE = define(
+    "permute", meta=_permute_meta, kernel=lambda xp, x, dims: xp.transpose(x, dims),
+    vjp=lambda node, g: (PERMUTE(g, dims=tuple(np.argsort(node.attrs["dims"]).tolist())),),
+    family="movement", save_inputs=False, view=True, eager_check=True)
+
+
+def _expand_meta(x, shape):
+    lead = len(shape) - len(x.shape)
+    if lead < 0:
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to "
+            f"the number of dimensions in the tensor ({len(x.shape)})")
+    for axis, size in enumerate(x.shape):
+        target = shape[lead + axis]
+        if size != 1 and size != target:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target}) must match the existing size "
+                f"({size}) at non-singleton dimension {lead + axis}.  Target sizes: "
+                f"{list(shape)}.  Tensor sizes: {list(x.shape)}")
+    return Spec(tuple(shape), x.dtype)
+
+
+def _expand_vjp(node, g):
+    from .reduction import sum_to
+
+    return (sum_to(g, node.input_meta[0][0]),)
+
+
+EXPAND = define(
+    "expand", meta=_expand_meta, kernel=lambda xp, x, shape: xp.broadcast_to(x, shape),
+    vjp=_expand_vjp, family="movement", save_inputs=False, view=True)
+
+
+def _slice_kernel(xp, x, dim, start, stop, step):
+    key = (slice(None),) * dim + (slice(start, stop, step),)
+    return x[key]
+
+
+def _slice_meta(x, dim, start, stop, step):
+    shape = list(x.shape)
+    shape[dim] = len(range(start, stop, step))
+    return Spec(tuple(shape), x.dtype)
+
+
+def _slice_vjp(node, g):
+    attrs = node.attrs
+    return (SLICE_BACKWARD(g, shape=node.input_meta[0][0], dim=attrs["dim"], start=attrs["start"],
+                           stop=attrs["stop"], step=attrs["step"]),)
+
+
+SLICE = define("slice", meta=_slice_meta, kernel=_slice_kernel, vjp=_slice_vjp, family="movement",
+               save_inputs=False, view=True)
+
+
+def _slice_backward_kernel(xp, g, shape, dim, start, stop, step):
+    out = xp.zeros(shape, dtype=g.dtype)
+    out[(slice(None),) * dim + (slice(start, stop, step),)] = g
+    return out
+
+
+SLICE_BACKWARD = define(
+    "slice_backward",
+    meta=lambda g, shape, dim, start, stop, step: Spec(tuple(shape), g.dtype),
+    kernel=_slice_backward_kernel,
+    vjp=lambda node, g: (SLICE(g, dim=node.attrs["dim"], start=node.attrs["start"],
+                               stop=node.attrs["stop"], step=node.attrs["step"]),),
+    family="movement", save_inputs=False)
+
+
+def _diagonal_kernel(xp, x, offset, dim1, dim2):
+    return xp.diagonal(x, offset, dim1, dim2)
+
+
+def _diagonal_meta(x, offset, dim1, dim2):
+    rows, cols = x.shape[dim1], x.shape[dim2]
+    length = max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
+    rest = tuple(s for i, s in enumerate(x.shape) if i not in (dim1, dim2))
+    return Spec(rest + (length,), x.dtype)
+
+
+def _diagonal_backward_kernel(xp, g, shape, offset, dim1, dim2):
+    out = xp.zeros(shape, dtype=g.dtype)
+    view = xp.diagonal(out, offset, dim1, dim2)
+    view.flags.writeable = True  # NumPy marks diagonal views read-only; this one is ours
+    view[...] = g
+    return out
+
+
+DIAGONAL = define(
+    "diagonal", meta=_diagonal_meta, kernel=_diagonal_kernel,
+    vjp=lambda node, g: (DIAGONAL_BACKWARD(g, shape=node.input_meta[0][0], **node.attrs),),
+    family="movement", save_inputs=False, view=True)
+DIAGONAL_BACKWARD = define(
+    "diagonal_backward",
+    meta=lambda g, shape, offset, dim1, dim2: Spec(tuple(shape), g.dtype),
+    kernel=_diagonal_backward_kernel,
+    vjp=lambda node, g: (DIAGONAL(g, offset=node.attrs["offset"], dim1=node.attrs["dim1"],
+                                  dim2=node.attrs["dim2"]),),
+    family="movement", save_inputs=False)
+
+
+# ----- copying records -----------------------------------------------------------------------
+def _cat_meta(*tensors, dim):
+    first = tensors[0]
+    for index, other in enumerate(tensors[1:], 1):
+        if len(other.shape) != len(first.shape) or any(
+                a != b for axis, (a, b) in enumerate(zip(first.shape, other.shape)) if axis != dim):
+            raise RuntimeError(
+                f"cat: sizes of tensors must match except in dimension {dim}. Expected size "
+                f"{list(first.shape)} but got size {list(other.shape)} for tensor number {index} "
+                "in the list.")
+    shape = list(first.shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    dtype = dtypes.result_type(*tensors)
+    return Spec(tuple(shape), dtype)
+
+
+def _cat_kernel(xp, *arrays, dim):
+    dtype = dtypes.result_type(*arrays).numpy
+    return xp.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=dim)
+
+
+def _cat_vjp(node, g):
+    dim = node.attrs["dim"]
+    grads, start = [], 0
+    for shape, _ in node.input_meta:
+        grads.append(SLICE(g, dim=dim, start=start, stop=start + shape[dim], step=1))
+        start += shape[dim]
+    return tuple(grads)
+
+
+CAT = define("cat", meta=_cat_meta, kernel=_cat_kernel, vjp=_cat_vjp, family="movement",
+             save_inputs=False, eager_check=True)
+
+FLIP = define(
+    "flip", meta=lambda x, dims: Spec(x.shape, x.dtype),
+    kernel=lambda xp, x, dims: xp.flip(x, dims).copy(),
+    vjp=lambda node, g: (FLIP(g, dims=node.attrs["dims"]),),
+    family="movement", save_inputs=False)
+ROLL = define(
+    "roll", meta=lambda x, shifts, dims: Spec(x.shape, x.dtype),
+    kernel=lambda xp, x, shifts, dims: xp.roll(x, shifts, dims),
+    vjp=lambda node, g: (ROLL(g, shifts=tuple(-s for s in node.attrs["shifts"]),
+                              dims=node.attrs["dims"]),),
+    family="movement", save_inputs=False)
+COPY = define(
+    "copy", meta=lambda x: Spec(x.shape, x.dtype), kernel=lambda xp, x: xp.array(x, copy=True),
+    vjp=lambda node, g: (g,), family="movement", save_inputs=False, lowering={"c": "{0}"})
+
+
+def _cast_kernel(xp, x, dtype):
+    return x.astype(dtype.numpy)
+
+
+CAST = define(
+    "cast", meta=lambda x, dtype: Spec(x.shape, dtype), kernel=_cast_kernel,
+    vjp=lambda node, g: (g,), family="elementwise", save_inputs=False,
+    lowering={"c": "(({dtype}){0})"})
+
+
+# ----- public functions ----------------------------------------------------------------------
+def reshape(input, *shape):
+    shape = infer_shape(_shape_arg(shape), input.numel(), "reshape")
+    if shape == tuple(input.shape):
+        return VIEW(input, shape=shape)
+    return RESHAPE(input, shape=shape)
+
+
+def view(input, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+        return input.to(shape[0])  # view(dtype): same-size reinterpretation is not supported
+    return VIEW(input, shape=infer_shape(_shape_arg(shape), input.numel(), "view"))
+
+
+def permute(input, *dims):
+    dims = _shape_arg(dims)
+    return PERMUTE(input, dims=tuple(_normalize_dim(d, input.ndim, "permute") for d in dims))
+
+
+def transpose(input, dim0, dim1):
+    if input.ndim < 2 and input.ndim == 0:
+        return VIEW(input, shape=tuple(input.shape))
+    dim0, dim1 = _normalize_dim(dim0, input.ndim, "transpose"), _normalize_dim(dim1, input.ndim,
+                                                                               "transpose")
+    dims = list(range(input.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return PERMUTE(input, dims=tuple(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return transpose(input, 0, 1) if input.ndim == 2 else VIEW(input, shape=tuple(input.shape))
+
+
+def adjoint(input):
+    return transpose(input, -2, -1)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, 1)
+    start = _normalize_dim(start_dim, input.ndim, "flatten")
+    end = _normalize_dim(end_dim, input.ndim, "flatten")
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = tuple(input.shape)
+    return reshape(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+
+
+def ravel(input):
+    return reshape(input, -1)
+
+
+def unflatten(input, dim, sizes):
+    dim = _normalize_dim(dim, input.ndim, "unflatten")
+    sizes = infer_shape(tuple(sizes), input.shape[dim], "unflatten")
+    shape = tuple(input.shape)
+    return reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+def squeeze(input, dim=None):
+    shape = tuple(input.shape)
+    if dim is None:
+        axes = {i for i, s in enumerate(shape) if s == 1}
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {_normalize_dim(d, input.ndim, "squeeze") for d in dims}
+        axes = {a for a in axes if input.ndim and shape[a] == 1}
+    return VIEW(input, shape=tuple(s for i, s in enumerate(shape) if i not in axes))
+
+
+def unsqueeze(input, dim):
+    dim = _normalize_dim(dim, input.ndim + 1, "unsqueeze")
+    shape = tuple(input.shape)
+    return VIEW(input, shape=shape[:dim] + (1,) + shape[dim:])
+
+
+def expand(input, *sizes):
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - input.ndim
+    shape = tuple(
+        input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension "
+                           f"(sizes {list(sizes)} for a tensor of shape {list(input.shape)})")
+    if shape == tuple(input.shape):
+        return VIEW(input, shape=shape)
+    return EXPAND(input, shape=shape)
+
+
+def expand_as(input, other):
+    return expand(input, tuple(other.shape))
+
+
+def broadcast_to(input, shape):
+    return expand(input, tuple(shape))
+
+
+def broadcast_tensors(*tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    shape = broadcast_shapes(*(tuple(t.shape) for t in tensors), op="broadcast_tensors")
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def narrow(input, dim, start, length):
+    dim = _normalize_dim(dim, input.ndim, "narrow")
+    size = input.shape[dim]
+    start = int(start)
+    if start < 0:
+        start += size
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                         f"({size}) of dim {dim}")
+    return SLICE(input, dim=dim, start=start, stop=start + length, step=1)
+
+
+def select(input, dim, index):
+    dim = _normalize_dim(dim, input.ndim, "select")
+    size = input.shape[dim]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {dim}")
+    index %= size
+    shape = tuple(input.shape)
+    return VIEW(narrow(input, dim, index, 1), shape=shape[:dim] + shape[dim + 1:])
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    dim = _normalize_dim(dim, tensor.ndim, "split")
+    size = tensor.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and size:
+            raise RuntimeError(f"split expects split_size be non-negative, but got {step}")
+        sections = [min(step, size - start) for start in range(0, size, step)] if size else [0]
+    else:
+        sections = list(split_size_or_sections)
+        if sum(sections) != size:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                f"size at dimension {dim}), but got split_sizes={sections}")
+    pieces, start = [], 0
+    for length in sections:
+        pieces.append(SLICE(tensor, dim=dim, start=start, stop=start + length, step=1))
+        start += length
+    return tuple(pieces)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    size = input.shape[_normalize_dim(dim, input.ndim, "chunk")]
+    return split(input, max(1, -(-size // chunks)), dim)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    dim = _normalize_dim(dim, input.ndim, "tensor_split")
+    size = input.shape[dim]
+    if isinstance(indices_or_sections, int):
+        count = indices_or_sections
+        base, extra = divmod(size, count)
+        sizes = [base + 1] * extra + [base] * (count - extra)
+    else:
+        bounds = [0] + [min(max(int(i), 0), size) for i in indices_or_sections] + [size]
+        sizes = [max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+    return split(input, sizes, dim)
+
+
+def unbind(input, dim=0):
+    dim = _normalize_dim(dim, input.ndim, "unbind")
+    return tuple(select(input, dim, i) for i in range(input.shape[dim]))
+
+
+def cat(tensors, dim=0, *, out=None):
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat expects a non-empty list of Tensors")
+    # torch skips legacy empty 1-D tensors (shape [0]) in cat.
+    nonempty = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    for index, t in enumerate(nonempty):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: expected a sequence of Tensors, but element {index} is "
+                            f"{type(t).__name__}")
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {index}) cannot be "
+                               "concatenated")
+    dim = _normalize_dim(dim, nonempty[0].ndim, "cat")
+    if len(nonempty) == 1:
+        return nonempty[0].clone()
+    from .elementwise import _with_out
+
+    return _with_out(CAT(*nonempty, dim=dim), out)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tuple(tensors[0].shape)
+    for index, t in enumerate(tensors):
+        if tuple(t.shape) != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                f"and {list(t.shape)} at entry {index}")
+    dim = _normalize_dim(dim, len(shape) + 1, "stack")
+    from .elementwise import _with_out
+
+    return _with_out(CAT(*(unsqueeze(t, dim) for t in tensors), dim=dim), out)
+
+
+def hstack(tensors):
+    tensors = atleast_1d(*tensors) if len(tensors) > 1 else (atleast_1d(tensors[0]),)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+def dstack(tensors):
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors):
+    return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
+
+
+def atleast_1d(*tensors):
+    result = tuple(reshape(t, 1) if t.ndim == 0 else t for t in _flat(tensors))
+    return result[0] if len(result) == 1 else result
+
+
+def atleast_2d(*tensors):
+    result = tuple(reshape(t, 1, -1) if t.ndim < 2 else t for t in _flat(tensors))
+    return result[0] if len(result) == 1 else result
+
+
+def atleast_3d(*tensors):
+    def lift(t):
+        if t.ndim == 0:
+            return reshape(t, 1, 1, 1)
+        if t.ndim == 1:
+            return reshape(t, 1, -1, 1)
+        return unsqueeze(t, -1) if t.ndim == 2 else t
+
+    result = tuple(lift(t) for t in _flat(tensors))
+    return result[0] if len(result) == 1 else result
+
+
+def _flat(tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(tensors[0])
+    return tensors
+
+
+def flip(input, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return FLIP(input, dims=tuple(_normalize_dim(d, input.ndim, "flip") for d in dims))
+
+
+def fliplr(input):
+    return flip(input, (1,))
+
+
+def flipud(input):
+    return flip(input, (0,))
+
+
+def roll(input, shifts, dims=None):
+    if dims is None:
+        return reshape(roll(flatten(input), shifts, 0), tuple(input.shape))
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dims must align. shifts: {len(shifts)}, dims: "
+                           f"{len(dims)}")
+    return ROLL(input, shifts=shifts, dims=tuple(_normalize_dim(d, input.ndim, "roll")
+                                                 for d in dims))
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    k %= 4
+    d0, d1 = dims
+    if k == 1:
+        return transpose(flip(input, (d1,)), d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return flip(transpose(input, d0, d1), (d1,))
+    return clone(input)
+
+
+def movedim(input, source, destination):
+    source = (source,) if isinstance(source, int) else tuple(source)
+    destination = (destination,) if isinstance(destination, int) else tuple(destination)
+    ndim = input.ndim
+    source = [_normalize_dim(s, ndim, "movedim") for s in source]
+    destination = [_normalize_dim(d, ndim, "movedim") for d in destination]
+    order = [d for d in range(ndim) if d not in source]
+    for dst, src in sorted(zip(destination, source)):
+        order.insert(dst, src)
+    return PERMUTE(input, dims=tuple(order))
+
+
+moveaxis = movedim
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    dim1 = _normalize_dim(dim1, input.ndim, "diagonal")
+    dim2 = _normalize_dim(dim2, input.ndim, "diagonal")
+    if dim1 == dim2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return DIAGONAL(input, offset=offset, dim1=dim1, dim2=dim2)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    size = input.shape[-1] + abs(offset)
+    shape = tuple(input.shape[:-1]) + (size, size)
+    out = DIAGONAL_BACKWARD(input, shape=shape, offset=offset, dim1=len(shape) - 2,
+                            dim2=len(shape) - 1)
+    return movedim(out, (-2, -1), (dim1, dim2)) if (dim1, dim2) != (-2, -1) else out
+
+
+def diag(input, diagonal=0):
+    if input.ndim == 1:
+        size = input.shape[0] + abs(diagonal)
+        return DIAGONAL_BACKWARD(input, shape=(size, size), offset=diagonal, dim1=0, dim2=1)
+    if input.ndim == 2:
+        return DIAGONAL(input, offset=diagonal, dim1=0, dim2=1).clone()
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+
+
+def repeat(input, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+            f"tensor (got {len(sizes)} repeat dims for a {input.ndim}-D tensor)")
+    lead = len(sizes) - input.ndim
+    x = reshape(input, (1,) * lead + tuple(input.shape))
+    # Repeat = insert a broadcast axis before each dim, expand, and merge.
+    interleaved = []
+    for size in x.shape:
+        interleaved += [1, size]
+    x = reshape(x, tuple(interleaved))
+    target = []
+    for repeat_count, size in zip(sizes, x.shape[1::2]):
+        target += [repeat_count, size]
+    x = expand(x, tuple(target))
+    return reshape(x, tuple(r * s for r, s in zip(sizes, target[1::2])))
+
+
+def tile(input, dims):
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated
+        from .creation import arange
+
+        counts = input
+        return repeat_interleave(arange(len(counts)), counts, 0)
+    if dim is None:
+        input, dim = flatten(input), 0
+    dim = _normalize_dim(dim, input.ndim, "repeat_interleave")
+    if isinstance(repeats, int) or (isinstance(repeats, Tensor) and repeats.numel() == 1
+                                    and input.shape[dim] != 1 and repeats.ndim == 0):
+        count = int(repeats)
+        shape = tuple(input.shape)
+        x = unsqueeze(input, dim + 1)
+        x = expand(x, shape[:dim + 1] + (count,) + shape[dim + 1:])
+        return reshape(x, shape[:dim] + (shape[dim] * count,) + shape[dim + 1:])
+    from .creation import tensor
+    from .indexing import index_select
+
+    counts = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    indices = np.repeat(np.arange(input.shape[dim]), counts)
+    return index_select(input, dim, tensor(indices, device=input.device))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    tensors = _flat(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    shape = [t.numel() for t in tensors]
+    if indexing == "xy" and len(tensors) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    grids = []
+    for i, t in enumerate(tensors):
+        view_shape = [1] * len(tensors)
+        axis = i
+        if indexing == "xy" and len(tensors) >= 2 and i < 2:
+            axis = 1 - i
+        view_shape[axis] = -1
+        grids.append(expand(reshape(t, tuple(view_shape)), tuple(shape)))
+    return tuple(grids)
+
+
+def _triangle(input, diagonal, lower):
+    from .creation import ones
+    from .elementwise import where
+
+    rows, cols = input.shape[-2], input.shape[-1]
+    mask_array = np.tril(np.ones((rows, cols), dtype=bool), diagonal) if lower else np.triu(
+        np.ones((rows, cols), dtype=bool), diagonal)
+    from .creation import tensor
+
+    mask = tensor(mask_array, device=input.device)
+    del ones
+    return where(mask, input, input * 0 if input.dtype.is_floating_point else
+                 tensor(0, dtype=input.dtype, device=input.device))
+
+
+def tril(input, diagonal=0):
+    return _triangle(input, diagonal, lower=True)
+
+
+def triu(input, diagonal=0):
+    return _triangle(input, diagonal, lower=False)
+
+
+def contiguous(input, memory_format=None):
+    return input if input.is_contiguous() else COPY(input)
+
+
+def clone(input, *, memory_format=None):
+    return COPY(input)
