@@ -23,6 +23,7 @@ __all__ = ["apply", "apply_inplace", "inplace", "user_location", "explain_failur
 
 _ndarray = np.ndarray
 _grad_state = grad_mode.state
+_verify = bool(os.environ.get("QILIN_VERIFY"))
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -60,6 +61,8 @@ def apply(op, args: tuple, attrs: dict):
         outputs = result = tuple(
             _wrap(o if type(o) is _ndarray or device is not CPU else np.asarray(o), device)
             for o in out)
+    if _verify:
+        verify_meta(op, args, attrs, outputs)
     if op.view:
         base = args[0]
         counter = base._shared_version_counter()
@@ -70,6 +73,28 @@ def apply(op, args: tuple, attrs: dict):
     if needs_grad and _grad_state.enabled and op.vjp is not None:
         _record(op, args, attrs, outputs, device)
     return result
+
+
+def set_verify(enabled: bool) -> None:
+    """Check every op's output against its meta rule (on in tests; QILIN_VERIFY=1 elsewhere)."""
+    global _verify
+    _verify = bool(enabled)
+
+
+def verify_meta(op, args: tuple, attrs: dict, outputs: tuple) -> None:
+    expected = op.meta(*(_spec(a) for a in args), **attrs)
+    expected = expected if isinstance(expected, tuple) and not hasattr(expected, "shape") else (
+        expected,)
+    if len(expected) != len(outputs):
+        raise AssertionError(f"{op.name}: meta gave {len(expected)} outputs, kernel {len(outputs)}")
+    for index, (spec, tensor) in enumerate(zip(expected, outputs)):
+        shape = tuple(tensor._data.shape)
+        same_shape = len(spec.shape) == len(shape) and all(
+            a == b or a == -1 for a, b in zip(spec.shape, shape))
+        if not same_shape or spec.dtype is not tensor.dtype:
+            raise AssertionError(
+                f"{op.name}: output {index} is {shape} {tensor.dtype.name} but the meta rule says "
+                f"{tuple(spec.shape)} {spec.dtype.name} (attrs {attrs})")
 
 
 def _record(op, args: tuple, attrs: dict, outputs: tuple, device) -> None:

@@ -29,13 +29,14 @@ def _infer_dtype(data) -> dtypes.DType:
         return data.dtype
     if isinstance(data, np.ndarray):
         return dtypes.from_numpy(data.dtype)
-    if isinstance(data, (bool, np.bool_)):
+    if isinstance(data, np.generic):
+        return dtypes.from_numpy(data.dtype)
+    if isinstance(data, bool):
         return dtypes.bool
-    if isinstance(data, (int, np.integer)):
-        return dtypes.from_numpy(data.dtype) if isinstance(data, np.integer) else dtypes.int64
-    if isinstance(data, (float, np.floating)):
-        return dtypes.from_numpy(data.dtype) if isinstance(data, np.floating) and not isinstance(
-            data, float) else dtypes.get_default_dtype()
+    if isinstance(data, int):
+        return dtypes.int64
+    if isinstance(data, float):
+        return dtypes.get_default_dtype()
     if isinstance(data, (list, tuple)):
         found = None
         for item in data:

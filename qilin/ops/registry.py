@@ -8,6 +8,7 @@ execution, autograd, tracing and export all read these same records.
 
 from __future__ import annotations
 
+from types import MethodType
 from typing import Callable, NamedTuple
 
 __all__ = ["Op", "Spec", "OPS", "register", "get"]
@@ -59,6 +60,10 @@ class Op:
 
     def __call__(self, *args, **attrs):
         return apply(self, args, attrs)
+
+    def __get__(self, tensor, owner=None):
+        # Bound as a Tensor method (`t.exp()`), the tensor is the first argument.
+        return self if tensor is None else MethodType(self, tensor)
 
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.family})>"
