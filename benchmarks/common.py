@@ -1,0 +1,53 @@
+"""Shared benchmark helpers: median timings, peak memory of a step, side-by-side tables."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def median_seconds(function, *, repeat: int = 7, number: int | None = None,
+                   budget: float = 0.2) -> float:
+    """Median over `repeat` runs of the mean time per call (calls per run chosen to fill budget)."""
+    function()
+    if number is None:
+        start = time.perf_counter()
+        count = 0
+        while time.perf_counter() - start < budget / 4:
+            function()
+            count += 1
+        number = max(1, count * 4 // repeat)
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            function()
+        samples.append((time.perf_counter() - start) / number)
+    return statistics.median(samples)
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        import os
+
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def reset_peak() -> None:
+    """Reset the kernel's record of this process's peak resident memory (VmHWM)."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def peak_resident_bytes() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status")
+
+
+def table(title: str, header: tuple, rows: list) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
+    return "\n".join([title, line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
