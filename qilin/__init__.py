@@ -18,6 +18,7 @@ from .ops.creation import *
 from .ops.elementwise import *
 from .ops.reduction import *
 from .ops.movement import *
+from .ops.movement import channels_last, contiguous_format, memory_format, preserve_format
 from .ops.indexing import *
 from .ops.linalg import *
 from .ops.sorting import *

@@ -14,9 +14,10 @@ import sys
 import numpy as np
 
 from . import dtypes
-from .autograd import grad_mode
+from .autograd import grad_mode, views
 from .autograd.graph import Node, edge_of
 from .device import CPU
+from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, _wrap
 
 __all__ = ["apply", "apply_inplace", "inplace", "user_location", "explain_failure"]
@@ -28,22 +29,18 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def apply(op, args: tuple, attrs: dict):
-    device = None
     arrays = []
     needs_grad = False
+    device = CPU
     for value in args:
         if isinstance(value, Tensor):
-            if device is None:
-                device = value._device
-            elif value._device is not device:
-                raise _device_mismatch(op, args)
             arrays.append(value._data)
             if value._requires_grad:
                 needs_grad = True
+            if value._device is not CPU:
+                device = _common_device(op, args)
         else:
             arrays.append(value)
-    if device is None:
-        device = CPU
     xp = np if device is CPU else device.backend.xp
     if op.eager_check:
         _check(op, args, attrs)
@@ -67,9 +64,15 @@ def apply(op, args: tuple, attrs: dict):
         base = args[0]
         counter = base._shared_version_counter()
         root = base._base if base._base is not None else base
-        for tensor in outputs:
+        # How to re-make this view from its root: in-place writes through it need it (views.py).
+        chain = () if base._base is None else getattr(base, "_view", None)
+        chain = chain[0] if chain else chain
+        for index, tensor in enumerate(outputs):
             tensor._version_counter = counter
             tensor._base = root
+            if chain is not None:
+                tensor._view = (chain + ((op, args[1:], attrs,
+                                          None if op.num_outputs == 1 else index),), counter[0])
     if needs_grad and _grad_state.enabled and op.vjp is not None:
         _record(op, args, attrs, outputs, device)
     return result
@@ -98,14 +101,27 @@ def verify_meta(op, args: tuple, attrs: dict, outputs: tuple) -> None:
 
 
 def _record(op, args: tuple, attrs: dict, outputs: tuple, device) -> None:
-    edges = tuple(
-        edge_of(value) if isinstance(value, Tensor) and value._requires_grad else None
-        for value in args)
-    node = Node(op, attrs, args, edges, tuple(edge is not None for edge in edges), device)
+    edges, needs, meta = [], [], []
+    for value in args:
+        if isinstance(value, Tensor):
+            data = value._data
+            meta.append((data.shape, data.dtype))
+            if value._requires_grad:
+                producer = value._node
+                # edge_of also re-derives a view written through since it was made (views.py)
+                edges.append((producer, value._out_index)
+                             if producer is not None and value._base is None else edge_of(value))
+                needs.append(True)
+                continue
+        else:
+            meta.append(None)
+        edges.append(None)
+        needs.append(False)
+    node = Node(op, attrs, args, tuple(edges), tuple(needs), tuple(meta), device)
     node.save_outputs(outputs)
     nondiff = op.nondiff_outputs
     for index, tensor in enumerate(outputs):
-        if index not in nondiff and tensor._data.dtype in dtypes.FLOATING_NUMPY:
+        if index not in nondiff and tensor._data.dtype in FLOATING_NUMPY:
             tensor._requires_grad = True
             tensor._node = node
             tensor._out_index = index
@@ -123,15 +139,18 @@ def inplace(target: Tensor, compute, name: str) -> Tensor:
     counter is bumped so that a stale saved copy is caught at backward time.
     """
     recording = _grad_state.enabled
-    if recording and target._requires_grad:
-        if target._node is None:
+    root = target._base
+    if recording and target._requires_grad and target._node is None:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation. "
+            f"(in {name}_ at {user_location()}; wrap parameter updates in qilin.no_grad())")
+    if recording and root is not None and root._requires_grad:
+        if root._node is None:
             raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation. "
-                f"(in {name}_ at {user_location()}; wrap parameter updates in qilin.no_grad())")
-        if target._base is not None and target._base._requires_grad:
-            raise RuntimeError(
-                f"in-place {name}_ on a view of a tensor that requires grad is not supported "
-                f"(at {user_location()}); apply the op out of place, or to the base tensor")
+                "a view of a leaf Variable that requires grad is being used in an in-place "
+                f"operation. (in {name}_ at {user_location()}; wrap parameter updates in "
+                "qilin.no_grad())")
+        views.refresh(target)  # the root may have been written since this view was made
     result = compute()
     if result._data.shape != target._data.shape:
         raise RuntimeError(
@@ -142,19 +161,35 @@ def inplace(target: Tensor, compute, name: str) -> Tensor:
             f"{name}_: result type {result.dtype.name} can't be cast to the desired output "
             f"type {target.dtype.name} (at {user_location()})")
     node = result._node
-    if node is not None and node._inputs is not None and any(a is target for a in node._inputs):
-        # The node saved `target` as an input, but its memory is about to change: keep the old
-        # values (with the old autograd identity) for the vjp.
-        snapshot = _wrap(target._data.copy(), target._device, target._requires_grad)
-        snapshot._node, snapshot._out_index = target._node, target._out_index
-        node._inputs = tuple(snapshot if a is target else a for a in node._inputs)
-        node._versions = tuple(0 if a is snapshot else v for a, v in zip(node._inputs, node._versions))
+    if node is not None and node._inputs is not None:
+        _snapshot_overwritten(node, target)
     write_into(target, result._data)
+    if recording and root is not None and (root._requires_grad or result._requires_grad):
+        if views.write_back(target, result):
+            return target
     if recording and node is not None:
         target._node, target._out_index, target._requires_grad = node, result._out_index, True
     elif recording and target._node is not None:
         target._node, target._requires_grad = None, False  # overwritten by a constant
     return target
+
+
+def _snapshot_overwritten(node, target: Tensor) -> None:
+    """The node saved `target` (or a view sharing its memory) as an input, but that memory is
+    about to change: keep the old values, with their old autograd identity, for the vjp."""
+    counter = target._version_counter
+    replaced = False
+    inputs = list(node._inputs)
+    versions = list(node._versions)
+    for position, value in enumerate(inputs):
+        if value is target or (isinstance(value, Tensor) and counter is not None
+                               and value._version_counter is counter):
+            snapshot = _wrap(value._data.copy(), value._device, value._requires_grad)
+            snapshot._node, snapshot._out_index = value._node, value._out_index
+            inputs[position], versions[position] = snapshot, 0
+            replaced = True
+    if replaced:
+        node._inputs, node._versions = tuple(inputs), tuple(versions)
 
 
 def write_into(target: Tensor, data) -> None:
@@ -216,8 +251,12 @@ def user_location() -> str:
     return f"{location}: {line}" if line else location
 
 
-def _device_mismatch(op, args: tuple) -> RuntimeError:
+def _common_device(op, args: tuple):
+    """The one device of all tensor arguments (the slow path: some tensor is not on the CPU)."""
+    devices = {a._device for a in args if isinstance(a, Tensor)}
+    if len(devices) == 1:
+        return devices.pop()
     devices = ", ".join(str(a._device) for a in args if isinstance(a, Tensor))
-    return RuntimeError(
+    raise RuntimeError(
         f"{op.name}: expected all tensors to be on the same device, but found tensors on "
         f"{devices} (at {user_location()})")

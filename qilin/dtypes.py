@@ -171,10 +171,12 @@ _result_cache: dict = {}
 def result_type(*operands) -> DType:
     """The dtype of an op over tensors and Python scalars, by PyTorch's three-tier rule.
 
-    Tensors are anything with ``.dtype`` and ``.ndim``; anything else is a weak scalar.
+    Tensors are anything with ``.dtype`` and ``.ndim``; anything else (NumPy scalars too) is a
+    weak scalar.
     """
     key = tuple(
-        (op.dtype, op.ndim == 0) if hasattr(op, "ndim") else _scalar_category(op)
+        (op.dtype, op.ndim == 0) if hasattr(op, "ndim") and not isinstance(op, np.generic)
+        else _scalar_category(op)  # NumPy scalars are weak, like Python numbers (as in torch)
         for op in operands
     )
     found = _result_cache.get(key)
@@ -206,6 +208,29 @@ def _result_type_uncached(key) -> DType:
     return result
 
 
+_LOW_PRECISION_NUMPY = frozenset((float16.numpy, bfloat16.numpy))
+
+
+def cast_operand(value, numpy_dtype):
+    """An operand of an elementwise kernel in the computation dtype `numpy_dtype`.
+
+    Arrays are cast. A Python scalar is converted the way torch converts it: an integer wraps
+    around into the dtype (a uint8 tensor minus 3 adds 253; NumPy would raise), and a float
+    meeting half/bfloat16 stays a float32 scalar, because torch computes those types in float32
+    (float16(0.1) would change the product). Other scalars stay weak Python numbers.
+    """
+    if hasattr(value, "dtype"):
+        return value if value.dtype == numpy_dtype else value.astype(numpy_dtype)
+    kind = numpy_dtype.kind
+    if kind in "iu":
+        return np.int64(value).astype(numpy_dtype)
+    if numpy_dtype in _LOW_PRECISION_NUMPY:
+        return np.float32(value)
+    if kind == "b":
+        return np.bool_(value)
+    return value
+
+
 def is_floating_point(x) -> _builtin_bool:
     return x.dtype.is_floating_point
 
@@ -218,17 +243,19 @@ class finfo:
         if not dtype.is_floating_point:
             raise TypeError(f"finfo expects a floating dtype, got {dtype}")
         info = ml_dtypes.finfo(dtype.numpy) if dtype is bfloat16 else np.finfo(dtype.numpy)
-        self.dtype = dtype
+        self.dtype = dtype.name  # a string, as torch.finfo(...).dtype
         self.bits = dtype.itemsize * 8
         self.eps = _builtin_float(info.eps)
         self.max = _builtin_float(info.max)
         self.min = _builtin_float(info.min)
         self.tiny = self.smallest_normal = _builtin_float(info.tiny)
-        self.resolution = _builtin_float(info.resolution)
+        # 10**-precision as a Python float (NumPy rounds it to the dtype: 0.0010004 for float16).
+        self.resolution = 10.0 ** -info.precision
 
     def __repr__(self) -> str:
-        return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, "
-                f"eps={self.eps}, smallest_normal={self.tiny}, bits={self.bits}, dtype={self.dtype.name})")
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.tiny:g}, tiny={self.tiny:g}, "
+                f"dtype={self.dtype})")
 
 
 class iinfo:
@@ -239,10 +266,10 @@ class iinfo:
         if dtype.category != INTEGER:
             raise TypeError(f"iinfo expects an integer dtype, got {dtype}")
         info = np.iinfo(dtype.numpy)
-        self.dtype = dtype
+        self.dtype = dtype.name  # a string, as torch.iinfo(...).dtype
         self.bits = info.bits
         self.max = _builtin_int(info.max)
         self.min = _builtin_int(info.min)
 
     def __repr__(self) -> str:
-        return f"iinfo(min={self.min}, max={self.max}, bits={self.bits}, dtype={self.dtype.name})"
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

@@ -1,18 +1,21 @@
-"""Random numbers: Generator, the default generator, and the random tensor factories.
+"""Random numbers: Generator, the default generator, random factories and in-place samplers.
 
-Each Generator wraps a NumPy PCG64 bit generator; `get_state` packs its state into a uint8
-tensor (as torch's get_rng_state does) so it can be saved in a checkpoint and restored.
+Each Generator wraps a NumPy PCG64 bit generator. Samples are drawn on the host and moved to the
+tensor's device once, so a seed gives the same numbers on every device. `get_state` packs the
+bit generator's state into a uint8 tensor (as torch.get_rng_state does) so it can be saved in a
+checkpoint and restored exactly. Random tensors are not differentiable: they come out detached.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import struct
 
 import numpy as np
 
 from . import dtypes
-from .device import CPU, Device
+from .device import Device
+from .ops.creation import finish, size_from_args
 from .tensor import Tensor, _wrap
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
@@ -21,25 +24,32 @@ __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_see
            "multinomial", "poisson"]
 
 _DEFAULT_SEED = 67280421310721
+_STATE_LAYOUT = "<QQQQQIIQ"  # state (128 bits), increment (128), seed, has_uint32, uinteger, pad
 
 
 class Generator:
-    """A source of random numbers, as torch.Generator (seedable, state save/restore)."""
+    """A source of random numbers, as torch.Generator: seedable, with state save/restore.
+
+    >>> g = Generator().manual_seed(0)
+    >>> a = rand(2, generator=g); _ = g.manual_seed(0); bool((a == rand(2, generator=g)).all())
+    True
+    """
 
     def __init__(self, device="cpu"):
         self.device = Device(device)
         self.manual_seed(_DEFAULT_SEED)
 
-    def manual_seed(self, seed: int) -> Generator:
+    def manual_seed(self, seed) -> Generator:
         seed = int(seed)
         if not -(2 ** 63) <= seed < 2 ** 64:
-            raise RuntimeError(f"Overflow when unpacking long: seed {seed} is out of range")
+            raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed}")
         self._seed = seed % 2 ** 64
         self._numpy = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
     def seed(self) -> int:
-        new = int.from_bytes(np.random.SeedSequence().entropy.to_bytes(16, "little")[:8], "little")
+        """Seed from the operating system's entropy; returns the seed used."""
+        new = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
         self.manual_seed(new)
         return new
 
@@ -47,40 +57,60 @@ class Generator:
         return self._seed
 
     def get_state(self) -> Tensor:
+        """The generator's full state as a uint8 tensor (restore it with set_state)."""
         state = self._numpy.bit_generator.state
-        packed = struct.pack("<QQQQQIIQ", *_split128(state["state"]["state"]),
+        packed = struct.pack(_STATE_LAYOUT, *_split128(state["state"]["state"]),
                              *_split128(state["state"]["inc"]), self._seed,
                              state["has_uint32"], state["uinteger"], 0)
-        return _wrap(np.frombuffer(packed, dtype=np.uint8).copy(), CPU)
+        return _wrap(np.frombuffer(packed, dtype=np.uint8).copy())
 
     def set_state(self, new_state: Tensor) -> Generator:
-        data = bytes(np.asarray(new_state.numpy(), dtype=np.uint8))
-        if len(data) != struct.calcsize("<QQQQQIIQ"):
-            raise RuntimeError(f"set_state: expected a state tensor of "
-                               f"{struct.calcsize('<QQQQQIIQ')} bytes, got {len(data)}")
-        s_lo, s_hi, i_lo, i_hi, seed, has_uint32, uinteger, _ = struct.unpack("<QQQQQIIQ", data)
-        self._seed = seed
-        self._numpy = np.random.Generator(np.random.PCG64())
-        self._numpy.bit_generator.state = {
+        if not isinstance(new_state, Tensor) or new_state.dtype is not dtypes.uint8:
+            raise TypeError(f"RNG state must be a qilin.ByteTensor (uint8 tensor from "
+                            f"get_state()), got {_describe(new_state)}")
+        data = new_state.detach()._host().tobytes()
+        expected = struct.calcsize(_STATE_LAYOUT)
+        if len(data) != expected:
+            raise RuntimeError(f"set_state: expected a state tensor of {expected} bytes, got "
+                               f"{len(data)}")
+        s_low, s_high, i_low, i_high, seed, has_uint32, uinteger, _ = struct.unpack(
+            _STATE_LAYOUT, data)
+        bit_generator = np.random.PCG64()
+        bit_generator.state = {
             "bit_generator": "PCG64",
-            "state": {"state": s_lo | s_hi << 64, "inc": i_lo | i_hi << 64},
+            "state": {"state": s_low | s_high << 64, "inc": i_low | i_high << 64},
             "has_uint32": has_uint32, "uinteger": uinteger}
+        self._seed, self._numpy = seed, np.random.Generator(bit_generator)
         return self
 
     @property
     def numpy(self) -> np.random.Generator:
+        """The NumPy generator behind this one (for kernels that draw on the host)."""
         return self._numpy
+
+    def __reduce__(self):
+        return (_rebuild_generator, (str(self.device), self.get_state().numpy().copy()))
+
+
+def _rebuild_generator(device, state):
+    return Generator(device).set_state(_wrap(state))
 
 
 def _split128(value: int) -> tuple:
     return value & (2 ** 64 - 1), value >> 64
 
 
+def _describe(value) -> str:
+    if isinstance(value, Tensor):
+        return f"a {value.dtype.name} tensor"
+    return type(value).__name__
+
+
 default_generator = Generator()
 
 
-def manual_seed(seed: int) -> Generator:
-    """Seed the default generator (and, through it, everything qilin draws)."""
+def manual_seed(seed) -> Generator:
+    """Seed the default generator (and through it everything qilin draws); returns it."""
     return default_generator.manual_seed(seed)
 
 
@@ -100,164 +130,385 @@ def set_rng_state(new_state: Tensor) -> None:
     default_generator.set_state(new_state)
 
 
-class fork_rng:
-    """Restore the default generator's state on exit."""
-
-    def __init__(self, devices=None, enabled=True):
-        self.enabled = enabled
-
-    def __enter__(self):
-        if self.enabled:
-            self._state = get_rng_state()
-
-    def __exit__(self, *exc_info):
-        if self.enabled:
-            set_rng_state(self._state)
-
-
-def _numpy_generator(generator) -> np.random.Generator:
-    return (generator or default_generator)._numpy
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices",
+             device_type=None):
+    """Run a block with the default generator's state restored afterwards."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
-def _shape(size) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
+def numpy_generator(generator: Generator | None = None) -> np.random.Generator:
+    """The NumPy generator that `generator` (or the default one) draws from."""
+    if generator is None:
+        return default_generator._numpy
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a qilin.Generator, got {type(generator).__name__}")
+    return generator._numpy
 
 
-def _finish(array, dtype, device, requires_grad) -> Tensor:
-    device = CPU if device is None else Device(device)
-    array = np.asarray(array).astype(dtype.numpy, copy=False)
-    result = _wrap(array if device is CPU else device.backend.from_host(array), device)
-    if requires_grad:
-        result.requires_grad_(True)
-    return result
+_numpy_generator = numpy_generator
 
 
-def _float_dtype(dtype) -> dtypes.DType:
+# ----- dtype helpers ---------------------------------------------------------------------------
+def _float_dtype(dtype, name: str) -> dtypes.DType:
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     if not dtype.is_floating_point:
-        raise RuntimeError(f"expected a floating point dtype for a continuous distribution, got "
-                           f"{dtype.name}")
+        # NotImplementedError is a RuntimeError, as torch raises for these.
+        raise NotImplementedError(f"{name}: expected a floating point dtype for a continuous "
+                                  f"distribution, got {dtype.name}")
     return dtype
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    dtype = _float_dtype(dtype)
-    work = np.float64 if dtype is dtypes.float64 else np.float32
-    return _finish(_numpy_generator(generator).random(_shape(size), dtype=work), dtype, device,
-                   requires_grad)
+def _work_dtype(dtype: dtypes.DType):
+    """Draw float64 for float64 tensors and float32 for the rest (half the cost)."""
+    return np.float64 if dtype is dtypes.float64 else np.float32
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    dtype = _float_dtype(dtype)
-    work = np.float64 if dtype is dtypes.float64 else np.float32
-    return _finish(_numpy_generator(generator).standard_normal(_shape(size), dtype=work), dtype,
-                   device, requires_grad)
+def _below_one(values: np.ndarray, dtype: dtypes.DType) -> np.ndarray:
+    """Keep [0, 1) draws below 1 after rounding to a narrow float (float16, bfloat16)."""
+    if dtype.itemsize >= 4:
+        return values
+    largest = 1.0 - dtypes.finfo(dtype).eps / 2
+    return np.minimum(values.astype(dtype.numpy), np.asarray(largest, dtype=dtype.numpy))
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return rand(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
+def _integer_arg(value, name: str, argument: str) -> int:
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}(): argument '{argument}' must be int, not "
+                        f"{type(value).__name__}")
+    return int(value)
+
+
+def _size_tuple(size, name: str) -> tuple:
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    return size_from_args((size,), None, name)
+
+
+# ----- factories -------------------------------------------------------------------------------
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad=False, pin_memory=False, **kwargs) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    shape = size_from_args(size, kwargs.pop("size", None), "rand")
+    dtype = _float_dtype(dtype, "rand")
+    values = numpy_generator(generator).random(shape, dtype=_work_dtype(dtype))
+    return _output(finish(_below_one(values, dtype), dtype, device, requires_grad), out)
+
+
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad=False, pin_memory=False, **kwargs) -> Tensor:
+    """Standard normal samples."""
+    shape = size_from_args(size, kwargs.pop("size", None), "randn")
+    dtype = _float_dtype(dtype, "randn")
+    values = numpy_generator(generator).standard_normal(shape, dtype=_work_dtype(dtype))
+    return _output(finish(values, dtype, device, requires_grad), out)
+
+
+def _output(result: Tensor, out) -> Tensor:
+    return result if out is None else out.copy_(result)
+
+
+def _like_options(input: Tensor, dtype, device) -> tuple:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"expected a Tensor as input, got {type(input).__name__}")
+    return (tuple(input.shape), dtype if dtype is not None else input.dtype,
+            device if device is not None else input.device)
+
+
+def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
+              requires_grad=False, memory_format=None) -> Tensor:
+    shape, dtype, device = _like_options(input, dtype, device)
+    return rand(shape, generator=generator, dtype=dtype, device=device,
                 requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return randn(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
+def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
+               requires_grad=False, memory_format=None) -> Tensor:
+    shape, dtype, device = _like_options(input, dtype, device)
+    return randn(shape, generator=generator, dtype=dtype, device=device,
                  requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False) -> Tensor:
-    if size is None:  # randint(high, size)
-        low, high, size = 0, low, high
-    if high is None:
-        low, high = 0, low
+def _integers(generator, low: int, high: int, shape: tuple) -> np.ndarray:
+    """Uniform integers in [low, high) as int64."""
     if low >= high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
-                           f"to={high}")
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    return numpy_generator(generator).integers(low, high, size=shape, dtype=np.int64)
+
+
+def randint(*args, size=None, low=None, high=None, generator=None, out=None, dtype=None,
+            layout=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
+    """Uniform integers in [low, high): randint(high, size) or randint(low, high, size)."""
+    if len(args) == 3:
+        low, high, size = args
+    elif len(args) == 2 and size is None:
+        high, size = args
+    elif len(args) == 2:
+        low, high = args
+    elif len(args) == 1 and high is None:
+        high = args[0]
+    elif len(args) == 1:
+        low = args[0]
+    elif len(args) > 3:
+        raise TypeError(f"randint() takes at most 3 positional arguments, got {len(args)}")
+    if high is None or size is None:
+        raise TypeError("randint() needs high and size: randint(high, size) or "
+                        "randint(low, high, size)")
+    low = 0 if low is None else _integer_arg(low, "randint", "low")
+    high = _integer_arg(high, "randint", "high")
+    shape = _size_tuple(size, "randint")
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-    array = _numpy_generator(generator).integers(low, high, size=tuple(size), dtype=np.int64)
-    return _finish(array, dtype, device, requires_grad)
+    values = _integers(generator, low, high, shape)
+    return _output(finish(values, dtype, device, requires_grad), out)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None) -> Tensor:
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
+                 device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """randint with input's shape (and dtype): randint_like(x, high) or (x, low, high)."""
     if high is None:
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
-                   device=device or input.device)
+    shape, dtype, device = _like_options(input, dtype, device)
+    return randint(low, high, shape, generator=generator, dtype=dtype, device=device,
+                   requires_grad=requires_grad)
 
 
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False, pin_memory=False) -> Tensor:
+    """A random permutation of 0..n-1."""
+    n = _integer_arg(n, "randperm", "n")
+    if n < 0:
+        raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-    return _finish(_numpy_generator(generator).permutation(int(n)), dtype, device, requires_grad)
+    values = numpy_generator(generator).permutation(n).astype(np.int64)
+    return _output(finish(values, dtype, device, requires_grad), out)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
-           requires_grad=False) -> Tensor:
-    """Samples from N(mean, std); mean and std may be tensors (broadcast) or floats."""
-    if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        reference = mean if isinstance(mean, Tensor) else std
-        shape = np.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape",
-                                                                                      ())))
-        noise = randn(shape, generator=generator, dtype=reference.dtype, device=reference.device)
-        return noise * std + mean
-    if size is None:
-        raise TypeError("normal(): with float mean and std, a `size` is required")
-    return randn(size, generator=generator, dtype=dtype, device=device,
-                 requires_grad=False).mul_(std).add_(mean).requires_grad_(requires_grad)
+def _host_float(value, name: str):
+    """A tensor argument as a host float array (a Python number stays a number)."""
+    if not isinstance(value, Tensor):
+        return value
+    if not value.is_floating_point():
+        raise NotImplementedError(f"{name}: expected a floating point tensor, got "
+                                  f"{value.dtype.name}")
+    return value.detach()._host()
 
 
-def bernoulli(input, p=None, *, generator=None) -> Tensor:
-    probability = input._host() if p is None else np.full(tuple(input.shape), p)
-    if np.any((probability < 0) | (probability > 1)):
-        raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
-    draws = _numpy_generator(generator).random(probability.shape) < probability
-    return _finish(draws, input.dtype, input.device, False)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
+           device=None, requires_grad=False, pin_memory=False) -> Tensor:
+    """Samples from N(mean, std). Forms: normal(Tensor, Tensor), normal(Tensor, float=1),
+    normal(float, Tensor), normal(float, float, size)."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal(): with a float mean and std, give the output size: "
+                            "normal(mean, std, size)")
+        shape = _size_tuple(size, "normal")
+        result_dtype = _float_dtype(dtype, "normal")
+    else:
+        shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+        result_dtype = dtypes.result_type(*tensors)
+        device = tensors[0].device
+    mean_values, std_values = _host_float(mean, "normal"), _host_float(std, "normal")
+    if np.any(np.asarray(std_values) < 0):
+        shown = std_values if np.ndim(std_values) == 0 else np.min(std_values)
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {shown:g}")
+    noise = numpy_generator(generator).standard_normal(shape, dtype=_work_dtype(result_dtype))
+    values = noise * std_values + mean_values
+    return _output(finish(np.asarray(values), result_dtype, device, requires_grad), out)
+
+
+def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
+    """1 with probability `input` (or `p`), else 0, in input's dtype."""
+    if p is None:
+        probability = _host_float(input, "bernoulli")
+    else:
+        probability = p.detach()._host() if isinstance(p, Tensor) else float(p)
+    _check_probability(probability, "bernoulli")
+    draws = numpy_generator(generator).random(tuple(input.shape)) < probability
+    return _output(finish(draws, input.dtype, input.device, False), out)
+
+
+def _check_probability(probability, name: str) -> None:
+    array = np.asarray(probability)
+    if not np.all((array >= 0) & (array <= 1)):
+        shown = f"p={float(array):g}" if array.ndim == 0 else "a value outside [0, 1]"
+        raise RuntimeError(f"{name} expects p to be in [0, 1], but got {shown}")
 
 
 def poisson(input, generator=None) -> Tensor:
-    return _finish(_numpy_generator(generator).poisson(input._host()), input.dtype, input.device,
-                   False)
+    """Samples from Poisson(rate) for each rate in `input`, in input's dtype."""
+    rates = _host_float(input, "poisson")
+    if not np.all(rates >= 0):
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    values = numpy_generator(generator).poisson(rates.astype(np.float64))
+    return finish(values, input.dtype, input.device, False)
 
 
-def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
-    """Draw `num_samples` category indices per row of (unnormalised) probabilities."""
-    weights = np.asarray(input._host(), dtype=np.float64)
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None) -> Tensor:
+    """Draw `num_samples` category indices per row of (unnormalised) weights.
+
+    With replacement each draw inverts the row's cumulative distribution; without, categories
+    are ranked by weight / Exponential(1) noise, which samples successively without replacement.
+    """
+    if not isinstance(input, Tensor) or not input.is_floating_point():
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{_describe(input)}")
+    weights = input.detach()._host().astype(np.float64)
     if weights.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {weights.ndim}")
-    if np.any(weights < 0) or not np.all(np.isfinite(weights)):
-        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
-                           "element < 0")
+    num_samples = _integer_arg(num_samples, "multinomial", "num_samples")
     rows = weights.reshape(-1, weights.shape[-1])
-    rng = _numpy_generator(generator)
-    out = np.empty((rows.shape[0], num_samples), dtype=np.int64)
-    for r, row in enumerate(rows):
-        total = row.sum()
-        if total <= 0:
-            raise RuntimeError("multinomial: invalid multinomial distribution (sum of "
-                               "probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
-            raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
-                               "without replacement")
-        out[r] = rng.choice(row.size, size=num_samples, replace=replacement, p=row / total)
-    return _finish(out.reshape(weights.shape[:-1] + (num_samples,)), dtypes.int64, input.device,
-                   False)
+    _check_weights(rows, num_samples, replacement)
+    rng = numpy_generator(generator)
+    if replacement:
+        samples = _with_replacement(rows, num_samples, rng)
+    else:
+        keys = rows / rng.standard_exponential(rows.shape)
+        samples = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
+    result = samples.reshape(weights.shape[:-1] + (num_samples,))
+    return _output(finish(result.astype(np.int64), dtypes.int64, input.device, False), out)
 
 
-def fill_uniform(tensor: Tensor, low: float, high: float, generator=None) -> np.ndarray:
-    return _numpy_generator(generator).uniform(low, high, tuple(tensor.shape))
+def _check_weights(rows: np.ndarray, num_samples: int, replacement: bool) -> None:
+    if num_samples <= 0:
+        raise RuntimeError(f"cannot sample n_sample <= 0 samples (got {num_samples})")
+    if not replacement and num_samples > rows.shape[-1]:
+        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without "
+                           f"replacement (n_sample={num_samples}, categories={rows.shape[-1]})")
+    if not np.all(np.isfinite(rows)) or np.any(rows < 0):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if np.any(rows.sum(axis=-1) <= 0):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and np.any(np.count_nonzero(rows, axis=-1) < num_samples):
+        raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
+                           f"enough non-negative category to sample {num_samples})")
 
 
-def fill_normal(tensor: Tensor, mean: float, std: float, generator=None) -> np.ndarray:
-    return _numpy_generator(generator).normal(mean, std, tuple(tensor.shape))
+def _with_replacement(rows: np.ndarray, num_samples: int, rng) -> np.ndarray:
+    """Inverse-CDF sampling for all rows at once: row r's CDF is shifted into [r, r + 1]."""
+    count, categories = rows.shape
+    cdf = np.cumsum(rows, axis=-1)
+    cdf /= cdf[:, -1:]
+    offsets = np.arange(count, dtype=np.float64)[:, None]
+    draws = rng.random((count, num_samples)) + offsets
+    found = np.searchsorted((cdf + offsets).reshape(-1), draws.reshape(-1), side="right")
+    found = found.reshape(count, num_samples) - (offsets.astype(np.int64) * categories)
+    return np.clip(found, 0, categories - 1)
 
 
-def fill_exponential(tensor: Tensor, rate: float, generator=None) -> np.ndarray:
-    return _numpy_generator(generator).exponential(1.0 / rate, tuple(tensor.shape))
+# ----- in-place samplers (bound as Tensor methods) ---------------------------------------------
+def _fill(tensor: Tensor, values, name: str) -> Tensor:
+    """Write host `values` into `tensor`'s memory, as an in-place op that autograd checks."""
+    from .dispatch import inplace
+
+    array = np.asarray(values)
+    if array.dtype != tensor._data.dtype:
+        array = array.astype(tensor._data.dtype)
+    if array.shape != tuple(tensor.shape):
+        array = np.broadcast_to(array, tuple(tensor.shape))
+    device = tensor.device
+    data = array if device.type == "cpu" else device.backend.from_host(array)
+    return inplace(tensor, lambda: _wrap(data, device), name)
 
 
-def fill_integers(tensor: Tensor, low: int, high: int, generator=None) -> np.ndarray:
-    return _numpy_generator(generator).integers(low, high, tuple(tensor.shape))
+def _require_float(tensor: Tensor, name: str) -> dtypes.DType:
+    return _float_dtype(tensor.dtype, name)
 
 
-del math
+def uniform_(self, a=0.0, b=1.0, *, generator=None) -> Tensor:
+    """Fill with samples from U[a, b)."""
+    dtype = _require_float(self, "uniform_")
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} "
+                           f"> to={b}")
+    draws = numpy_generator(generator).random(tuple(self.shape), dtype=_work_dtype(dtype))
+    return _fill(self, draws * (b - a) + a, "uniform")
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+    """Fill with samples from N(mean, std)."""
+    dtype = _require_float(self, "normal_")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    draws = numpy_generator(generator).standard_normal(tuple(self.shape),
+                                                       dtype=_work_dtype(dtype))
+    return _fill(self, draws * std + mean, "normal")
+
+
+def exponential_(self, lambd=1.0, *, generator=None) -> Tensor:
+    """Fill with samples from Exponential(rate=lambd)."""
+    dtype = _require_float(self, "exponential_")
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
+    draws = numpy_generator(generator).standard_exponential(tuple(self.shape),
+                                                            dtype=_work_dtype(dtype))
+    return _fill(self, draws / lambd, "exponential")
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None) -> Tensor:
+    """Fill with exp(N(mean, std)) samples."""
+    _require_float(self, "log_normal_")
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+    return _fill(self, numpy_generator(generator).lognormal(mean, std, tuple(self.shape)),
+                 "log_normal")
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None) -> Tensor:
+    """Fill with samples from Cauchy(median, sigma)."""
+    _require_float(self, "cauchy_")
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
+    draws = numpy_generator(generator).standard_cauchy(tuple(self.shape))
+    return _fill(self, median + sigma * draws, "cauchy")
+
+
+def geometric_(self, p, *, generator=None) -> Tensor:
+    """Fill with the number of Bernoulli(p) trials up to and including the first success."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    return _fill(self, numpy_generator(generator).geometric(p, tuple(self.shape)), "geometric")
+
+
+def _random_bounds(dtype: dtypes.DType) -> int:
+    """random_()'s exclusive upper bound: every integer the dtype holds exactly."""
+    if dtype.is_floating_point:
+        return 2 ** (dtypes.finfo(dtype).bits - _EXPONENT_BITS[dtype.name]) + 1
+    if dtype is dtypes.bool:
+        return 2
+    return dtypes.iinfo(dtype).max + 1
+
+
+# Mantissa digits = bits - exponent bits (the sign bit is the implicit leading one).
+_EXPONENT_BITS = {"float16": 5, "bfloat16": 8, "float32": 8, "float64": 11}
+
+
+def random_(self, from_=None, to=None, *, generator=None) -> Tensor:
+    """Fill with integers: random_() over the dtype's exact range, random_(to) over [0, to),
+    random_(from, to) over [from, to)."""
+    if from_ is None:
+        low, high = 0, _random_bounds(self.dtype)
+    elif to is None:  # one argument is the exclusive upper bound, as in torch
+        low, high = 0, _integer_arg(from_, "random_", "to")
+    else:
+        low, high = _integer_arg(from_, "random_", "from"), _integer_arg(to, "random_", "to")
+    return _fill(self, _integers(generator, low, high, tuple(self.shape)), "random")
+
+
+def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+    """Fill with 1 with probability p (a float or a broadcastable tensor), else 0."""
+    probability = p.detach()._host() if isinstance(p, Tensor) else float(p)
+    _check_probability(probability, "bernoulli_")
+    draws = numpy_generator(generator).random(tuple(self.shape)) < probability
+    return _fill(self, draws, "bernoulli")

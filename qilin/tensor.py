@@ -29,6 +29,8 @@ class Tensor:
         "_base",  # the tensor this one is a view of
         "_retains_grad",
         "_accumulator",  # leaves: the AccumulateGrad node, created on first use
+        "_view",  # views: (chain of view ops from _base, version when its history was set);
+        # set by the dispatcher on views only (read with getattr(t, "_view", None))
         "__weakref__",
     )
 
@@ -38,15 +40,9 @@ class Tensor:
     def __new__(cls, *args, **kwargs):
         """`qilin.Tensor(data)` builds a float tensor, as torch.Tensor does."""
         if cls is Tensor:
-            from .ops.creation import tensor
+            from .ops.creation import legacy_tensor
 
-            if not args:
-                return tensor([], dtype=dtypes.get_default_dtype())
-            if all(isinstance(a, int) for a in args):
-                from .ops.creation import empty
-
-                return empty(*args)
-            return tensor(args[0], dtype=dtypes.get_default_dtype())
+            return legacy_tensor(*args, **kwargs)
         return super().__new__(cls)
 
     # ----- identity and metadata -------------------------------------------------------------
@@ -214,6 +210,17 @@ class Tensor:
         target = self._node if self._node is not None else accumulator_of(self)
         return target.add_tensor_hook(self._out_index, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(tensor)` after a gradient has been accumulated into this leaf's `.grad`."""
+        if self._node is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.graph import accumulator_of
+
+        return accumulator_of(self).add_post_hook(hook)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         from .autograd import backward
 
@@ -285,10 +292,16 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self):
+        if self._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars (got "
+                             f"a tensor of shape {list(self._data.shape)})")
+        return self.item()
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "biu" or self._data.size != 1:

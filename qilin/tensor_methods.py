@@ -13,8 +13,8 @@ import numpy as np
 
 from . import dtypes
 from . import random as _random
-from .device import Device
-from .dispatch import inplace, write_into
+from .device import Device, resolve
+from .dispatch import apply, inplace, write_into
 from .ops import creation, elementwise, indexing, linalg, movement, reduction, sorting
 from .ops.movement import CAST
 from .tensor import Tensor, _wrap
@@ -40,7 +40,8 @@ _INPLACE = [
     "sinh", "cosh", "tanh", "sigmoid", "erf", "erfinv", "floor", "ceil", "round", "trunc", "frac",
     "sign", "square", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "fmod",
     "remainder", "lerp", "relu", "nan_to_num", "floor_divide", "masked_fill", "index_fill",
-    "index_add", "index_copy", "scatter", "scatter_add", "scatter_reduce", "logical_not",
+    "index_add", "index_copy", "index_put", "masked_scatter", "scatter", "scatter_add",
+    "scatter_reduce", "logical_not",
     "logical_and", "logical_or", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "hypot", "xlogy", "copysign", "deg2rad", "rad2deg", "tril", "triu", "maximum", "minimum",
     "subtract", "multiply", "divide", "true_divide", "negative", "absolute", "arcsin", "arccos",
@@ -71,21 +72,23 @@ def _bind_inplace() -> None:
 
 
 # ----- operators ---------------------------------------------------------------------------------
-def _is_operand(value) -> bool:
-    return isinstance(value, (Tensor, numbers.Number, np.generic))
+_OPERAND_TYPES = (Tensor, float, int, bool, numbers.Number, np.generic)  # cheap checks first
+_NO_ATTRS: dict = {}
 
 
-def _binary_operator(function, reflected: bool = False):
+def _binary_operator(op, reflected: bool = False):
+    """`t + other` calls the dispatcher directly; unknown operand types get NotImplemented so
+    that Python can try the other operand's reflected method."""
     if reflected:
         def operator(self, other):
-            if not _is_operand(other):
-                return NotImplemented
-            return function(other, self)
+            if isinstance(other, _OPERAND_TYPES):
+                return apply(op, (other, self), _NO_ATTRS)
+            return NotImplemented
     else:
         def operator(self, other):
-            if not _is_operand(other):
-                return NotImplemented
-            return function(self, other)
+            if isinstance(other, _OPERAND_TYPES):
+                return apply(op, (self, other), _NO_ATTRS)
+            return NotImplemented
     return operator
 
 
@@ -147,7 +150,7 @@ def _parse_to(args, kwargs):
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    return (Device(device) if device is not None else None,
+    return (resolve(device) if device is not None else None,
             dtypes.to_dtype(dtype) if dtype is not None else None, copy)
 
 
@@ -198,13 +201,21 @@ def _conversion(dtype):
     return method
 
 
-def type_(self, dtype=None, non_blocking=False):
+_TENSOR_TYPES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                 "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                 "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+                 "bool": "BoolTensor"}
+_TYPE_DTYPES = {name: dtype for dtype, name in _TENSOR_TYPES.items()}
+
+
+def type_(self, dtype=None, non_blocking=False, **kwargs):
+    """`t.type()` names the tensor type ('qilin.FloatTensor'); `t.type(dtype)` converts."""
     if dtype is None:
-        return "qilin." + {"float32": "FloatTensor", "float64": "DoubleTensor", "int64":
-                           "LongTensor", "int32": "IntTensor", "bool": "BoolTensor", "uint8":
-                           "ByteTensor", "float16": "HalfTensor"}.get(self.dtype.name,
-                                                                     self.dtype.name)
-    return to(self, dtype)
+        where = "cuda." if self._device.type == "cuda" else ""
+        return f"qilin.{where}{_TENSOR_TYPES[self.dtype.name]}"
+    if isinstance(dtype, str) and dtype.rpartition(".")[2] in _TYPE_DTYPES:
+        dtype = _TYPE_DTYPES[dtype.rpartition(".")[2]]
+    return to(self, dtypes.to_dtype(dtype))
 
 
 def _view(self, *shape):
@@ -243,43 +254,6 @@ def _fill_(self, value):
 
 def _zero_(self):
     return inplace(self, lambda: creation.zeros_like(self), "zero")
-
-
-def _random_fill(sampler):
-    def method(self, *args, generator=None):
-        from .autograd import grad_mode
-
-        def compute():
-            values = sampler(self, *args, generator=generator)
-            return _wrap(self._device.backend.from_host(np.asarray(values, dtype=self._data.dtype)),
-                         self._device)
-
-        with grad_mode.no_grad():
-            return inplace(self, compute, sampler.__name__)
-
-    return method
-
-
-def _uniform(self, a=0.0, b=1.0, generator=None):
-    return _random.fill_uniform(self, a, b, generator)
-
-
-def _normal(self, mean=0.0, std=1.0, generator=None):
-    return _random.fill_normal(self, mean, std, generator)
-
-
-def _exponential(self, lambd=1.0, generator=None):
-    return _random.fill_exponential(self, lambd, generator)
-
-
-def _random_integers(self, low=0, high=None, generator=None):
-    if high is None:
-        low, high = 0, low if low else 2 ** 24
-    return _random.fill_integers(self, low, high, generator)
-
-
-def _bernoulli_values(self, p=0.5, generator=None):
-    return _random._numpy_generator(generator).random(tuple(self.shape)) < p
 
 
 def _new_factory(factory):
@@ -335,17 +309,12 @@ def _bind_specials() -> None:
     Tensor.permute = _permute
     Tensor.flip = _flip
     Tensor.copy_ = _copy_
+    Tensor.where = lambda self, condition, other: elementwise.where(condition, self, other)
     Tensor.fill_ = _fill_
     Tensor.zero_ = _zero_
-    Tensor.uniform_ = _random_fill(_uniform)
-    Tensor.normal_ = _random_fill(_normal)
-    Tensor.exponential_ = _random_fill(_exponential)
-    Tensor.random_ = _random_fill(_random_integers)
-    Tensor.bernoulli_ = _random_fill(_bernoulli_values)
-    Tensor.bernoulli = lambda self, p=None, generator=None: _random.bernoulli(self, p,
-                                                                              generator=generator)
-    Tensor.multinomial = lambda self, num_samples, replacement=False, generator=None: (
-        _random.multinomial(self, num_samples, replacement, generator=generator))
+    for name in ("uniform_", "normal_", "exponential_", "log_normal_", "cauchy_", "geometric_",
+                 "random_", "bernoulli_", "bernoulli", "multinomial"):
+        setattr(Tensor, name, getattr(_random, name))
     Tensor.new_zeros = _new_factory(creation.zeros)
     Tensor.new_ones = _new_factory(creation.ones)
     Tensor.new_empty = _new_factory(creation.empty)
@@ -356,7 +325,7 @@ def _bind_specials() -> None:
     Tensor.clone = movement.clone
     Tensor.contiguous = movement.contiguous
     Tensor.T = property(lambda self: movement.permute(self, tuple(range(self.ndim))[::-1]))
-    Tensor.mT = property(lambda self: movement.transpose(self, -2, -1))
+    Tensor.mT = property(movement.matrix_transpose)
     Tensor.H = Tensor.T
     Tensor.mH = Tensor.mT
     Tensor.view_as = lambda self, other: movement.view(self, tuple(other.shape))

@@ -51,17 +51,20 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     grads = _root_grads(outputs, _as_tuple(grad_tensors), create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    accumulate_into = None
+    accumulate_into = targets = None
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:
             raise RuntimeError("backward(): 'inputs' argument to backward() cannot be empty.")
         accumulate_into = {graph.accumulator_of(t) for t in inputs if t._node is None}
+        targets = set(accumulate_into)
         for t in inputs:
             if t._node is not None:
-                t.retain_grad()
+                t.retain_grad()  # as torch does: the grad of a non-leaf input lands in .grad
+                targets.add(t._node)
     graph.run_backward([graph.edge_of(o) for o in outputs], grads, retain_graph=retain_graph,
-                       create_graph=create_graph, accumulate_into=accumulate_into)
+                       create_graph=create_graph, accumulate_into=accumulate_into,
+                       targets=targets)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

@@ -70,17 +70,18 @@ class _HookMixin:
 
     def register_hook(self, hook) -> RemovableHandle:
         """`hook(grad_inputs, grad_outputs)` runs after this node computes its input grads."""
-        return RemovableHandle(self._node_hooks("post"), hook)
+        return self._add_node_hook("post", hook)
 
     def register_prehook(self, hook) -> RemovableHandle:
         """`hook(grad_outputs)` runs before this node; it may return replacement grads."""
-        return RemovableHandle(self._node_hooks("pre"), hook)
+        return self._add_node_hook("pre", hook)
 
-    def _node_hooks(self, kind: str) -> list:
+    def _add_node_hook(self, kind: str, hook) -> RemovableHandle:
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
         hooks = self._tensor_hooks.setdefault(kind, [])
-        return hooks
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
 
 
 class Node(_HookMixin):
@@ -90,16 +91,15 @@ class Node(_HookMixin):
                  "_outputs", "_output_meta", "_device", "_tensor_hooks", "_retained", "_freed",
                  "trace", "__weakref__")
 
-    def __init__(self, op, attrs, inputs, next_edges, needs_grad, device):
+    def __init__(self, op, attrs, inputs, next_edges, needs_grad, input_meta, device):
         self.op = op
         self.attrs = attrs
         self.next_edges = next_edges
         self.needs_grad = needs_grad
-        self.input_meta = tuple(
-            (a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in inputs)
+        self.input_meta = input_meta  # (shape, numpy dtype) per input, None for non-tensors
         if op.save_inputs:
             self._inputs = inputs
-            self._versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in inputs)
+            self._versions = tuple([a._version if isinstance(a, Tensor) else 0 for a in inputs])
         else:
             self._inputs = self._versions = None
         self._outputs = None
@@ -118,7 +118,11 @@ class Node(_HookMixin):
                                f"{self.name()} did not save its inputs (op record says save_inputs=False)")
         for value, version in zip(self._inputs, self._versions):
             if isinstance(value, Tensor) and value._version != version:
-                raise _stale_error(value, self, version)
+                # As in torch, the error comes only if the vjp reads the stale values (index
+                # saves its input for the shape, but reads only the indices).
+                return tuple(_StaleInput.of(v, self, saved)
+                             if isinstance(v, Tensor) and v._version != saved else v
+                             for v, saved in zip(self._inputs, self._versions))
         return self._inputs
 
     @property
@@ -148,10 +152,14 @@ class Node(_HookMixin):
         return tuple(tensors)
 
     def save_outputs(self, outputs: tuple) -> None:
-        self._output_meta = tuple((t._data.shape, t._data.dtype) for t in outputs)
+        if len(outputs) == 1:
+            data = outputs[0]._data
+            self._output_meta = ((data.shape, data.dtype),)
+        else:
+            self._output_meta = tuple([(t._data.shape, t._data.dtype) for t in outputs])
         if self.op.save_outputs:
             self._outputs = tuple(
-                (t._data, t._shared_version_counter(), t._version) for t in outputs)
+                [(t._data, t._shared_version_counter(), t._version) for t in outputs])
 
     def add_retain_grad(self, tensor: Tensor) -> None:
         if self._retained is None:
@@ -269,6 +277,10 @@ def accumulator_of(tensor: Tensor) -> AccumulateGrad:
 
 def edge_of(tensor: Tensor):
     """The (node, output index) that a gradient for `tensor` flows into."""
+    if tensor._base is not None and getattr(tensor, "_view", None) is not None:
+        from .views import refresh
+
+        refresh(tensor)  # its root may have been written in place since it was made
     if tensor._node is not None:
         return (tensor._node, tensor._out_index)
     found = tensor._accumulator
@@ -278,25 +290,23 @@ def edge_of(tensor: Tensor):
 
 
 def run_backward(roots: list, root_grads: list, *, retain_graph: bool, create_graph: bool,
-                 capture: list | None = None, accumulate_into: set | None = None) -> list | None:
+                 capture: list | None = None, accumulate_into: set | None = None,
+                 targets: set | None = None) -> list | None:
     """Propagate `root_grads` from the `roots` edges to the leaves.
 
     capture: edges whose incoming gradient is returned (autograd.grad); then nothing is
     accumulated into `.grad`. accumulate_into: if given, only these AccumulateGrad nodes add.
+    targets: nodes that must run (backward(inputs=...)). With capture or targets, only the part
+    of the graph that leads to them runs, as in torch: other hooks do not fire.
     """
-    dependencies: dict = {}
-    stack = [node for node, _ in roots]
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for edge in node.next_edges:
-            if edge is None:
-                continue
-            child = edge[0]
-            dependencies[child] = dependencies.get(child, 0) + 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
+    dependencies, parents = _dependencies(roots, track_parents=capture is not None or
+                                          targets is not None)
+    execute = reach = None
+    if parents is not None:
+        goals = set(targets or ()) | {node for node, _ in capture or ()}
+        reach = _reaching(goals, parents)
+        execute = {node for node in reach if node in (targets or ()) or any(
+            edge is not None and edge[0] in reach for edge in node.next_edges)}
 
     buffers: dict = {}
     for (node, index), grad in zip(roots, root_grads):
@@ -307,11 +317,17 @@ def run_backward(roots: list, root_grads: list, *, retain_graph: bool, create_gr
     while ready:
         node = ready.pop()
         grads = buffers.pop(node, None)
+        if reach is not None and node not in reach:
+            continue  # leads to nothing asked for; its children are not reached either
+        runs = execute is None or node in execute
         input_grads = ()
         if grads is not None:
-            input_grads = _run_node(node, grads, create_graph, captured, accumulate_into, owned)
-            if not retain_graph and isinstance(node, Node):
+            input_grads = _run_node(node, grads, create_graph, captured, accumulate_into, owned,
+                                    runs)
+            if runs and not retain_graph and isinstance(node, Node):
                 node.release()
+        if not runs:
+            continue
         for position, edge in enumerate(node.next_edges):
             if edge is None:
                 continue
@@ -328,7 +344,42 @@ def run_backward(roots: list, root_grads: list, *, retain_graph: bool, create_gr
     return None
 
 
-def _run_node(node, grads: list, create_graph: bool, captured, accumulate_into, owned) -> tuple:
+def _dependencies(roots: list, track_parents: bool) -> tuple:
+    """How many edges point at each node reachable from `roots` (and, if asked, from where)."""
+    dependencies: dict = {}
+    parents: dict | None = {} if track_parents else None
+    stack = list(dict.fromkeys(node for node, _ in roots))  # two roots may share a node
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            child = edge[0]
+            dependencies[child] = dependencies.get(child, 0) + 1
+            if parents is not None:
+                parents.setdefault(child, []).append(node)
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return dependencies, parents
+
+
+def _reaching(goals: set, parents: dict) -> set:
+    """The goals and every node with a path to one of them."""
+    reach = set(goals)
+    stack = list(goals)
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in reach:
+                reach.add(parent)
+                stack.append(parent)
+    return reach
+
+
+def _run_node(node, grads: list, create_graph: bool, captured, accumulate_into, owned,
+              runs: bool = True) -> tuple:
+    """Hooks, retained and captured grads, then (if `runs`) the node itself; torch's order."""
     hooks = node._tensor_hooks
     if hooks:
         for index, grad in enumerate(grads):
@@ -345,16 +396,19 @@ def _run_node(node, grads: list, create_graph: bool, captured, accumulate_into, 
             if (node, index) in captured and grad is not None:
                 previous = captured[(node, index)]
                 captured[(node, index)] = grad if previous is None else previous + grad
-    if isinstance(node, AccumulateGrad):
-        if captured is None and (accumulate_into is None or node in accumulate_into):
-            node.accumulate(grads[0], create_graph, owned)
+    if not runs:
         return ()
     if hooks and "pre" in hooks:
         for hook in hooks["pre"]:
             replaced = hook(tuple(grads))
             if replaced is not None:
                 grads = list(replaced)
-    input_grads = node.apply(grads, create_graph)
+    if isinstance(node, AccumulateGrad):
+        if captured is None and (accumulate_into is None or node in accumulate_into):
+            node.accumulate(grads[0], create_graph, owned)
+        input_grads = ()
+    else:
+        input_grads = node.apply(grads, create_graph)
     if hooks and "post" in hooks:
         for hook in hooks["post"]:
             replaced = hook(input_grads, tuple(grads))
@@ -388,10 +442,36 @@ def _type_name(data) -> str:
 
 
 def _stale_error(value: Tensor, node: Node, version: int) -> RuntimeError:
-    producer = value._node.name() if value._node is not None else "a leaf"
+    data = value._data
+    which = "" if value._node is None else (
+        f", which is output {value._out_index} of {value._node.name()}")
+    where = ""
+    if getattr(node, "trace", None):
+        frame = node.trace[-1]
+        where = f" It was saved by this forward line: {frame.filename}:{frame.lineno}: {frame.line}"
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [{_type_name(value._data)} {list(value.shape)}], which is an input of "
-        f"{node.name()} (produced by {producer}), is at version {value._version}; expected "
-        f"version {version} instead.")
+        f"operation: [{_type_name(data)} {list(data.shape)}]{which}, is at version "
+        f"{value._version}; expected version {version} instead (it is an input of "
+        f"{node.name()}).{where or ' Hint: enable anomaly detection to find the forward line that saved it, with qilin.autograd.set_detect_anomaly(True).'}")
+
+
+class _StaleInput(Tensor):
+    """A saved input that was modified in place after it was saved: reading its values (which
+    any op does through `_data`) raises torch's error; unused, it is harmless."""
+
+    __slots__ = ("_source", "_saved_by", "_saved_version")
+
+    @classmethod
+    def of(cls, value: Tensor, node: Node, version: int) -> "_StaleInput":
+        stale = object.__new__(cls)
+        for name in Tensor.__slots__:
+            if name not in ("_data", "__weakref__") and hasattr(value, name):
+                setattr(stale, name, getattr(value, name))
+        stale._source, stale._saved_by, stale._saved_version = value, node, version
+        return stale
+
+    @property
+    def _data(self):
+        raise _stale_error(self._source, self._saved_by, self._saved_version)
 

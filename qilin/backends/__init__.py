@@ -19,4 +19,4 @@ def backend_for(device):
         return _cpu
     from .cupy_backend import CupyBackend
 
-    return CupyBackend.for_index(device.index)
+    return CupyBackend.for_index(0 if device.index is None else device.index)

@@ -3,7 +3,7 @@
 Importing this package registers every op; `OPS` maps names to records.
 """
 
-from . import creation, elementwise, indexing, linalg, movement, reduction, sorting
+from . import creation, decompositions, elementwise, indexing, linalg, movement, reduction, sorting
 from .registry import OPS, Op, Spec, get
 
 __all__ = ["OPS", "Op", "Spec", "get", "creation", "elementwise", "indexing", "linalg",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import dtypes
 from ..tensor import Tensor
 from . import special
@@ -32,6 +34,7 @@ __all__ = [
     "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "isnan", "isinf", "isposinf", "isneginf",
     "isfinite", "isreal", "nan_to_num", "relu", "xlogy", "copysign", "deg2rad", "rad2deg",
+    "where",
 ]
 
 # ----- unary math (float results) ------------------------------------------------------------
@@ -81,12 +84,19 @@ RECIPROCAL = unary("reciprocal", lambda xp, x: 1 / x, lambda g, x, out: -g * out
                    save="output", c="(1 / {0})")
 
 # ----- unary, dtype-preserving -----------------------------------------------------------------
-NEG = unary("neg", lambda xp, x: xp.negative(x), lambda g, x, out: -g, to_float=False, save=None,
-            c="(-{0})")
+def _negative(xp, x):
+    if x.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
+    return xp.negative(x)
+
+
+NEG = unary("neg", _negative, lambda g, x, out: -g, to_float=False, save=None, c="(-{0})")
 ABS = unary("abs", lambda xp, x: xp.abs(x), lambda g, x, out: g * sign(x), to_float=False,
             c="fabs({0})")
-SIGN = unary("sign", lambda xp, x: xp.sign(x), to_float=False, differentiable=False,
-             c="(({0} > 0) - ({0} < 0))")
+SIGN = unary("sign", lambda xp, x: x.copy() if x.dtype.kind == "b" else xp.sign(x),
+             lambda g, x, out: g * 0, to_float=False, save=None, c="(({0} > 0) - ({0} < 0))")
 SQUARE = unary("square", lambda xp, x: xp.square(x), lambda g, x, out: g * x * 2, to_float=False,
                c="({0} * {0})")
 RELU = unary("relu", lambda xp, x: xp.maximum(x, 0), lambda g, x, out: g * (out > 0),
@@ -116,16 +126,90 @@ BITWISE_NOT = unary("bitwise_not", lambda xp, x: xp.invert(x), to_float=False,
                     differentiable=False, c="(~{0})")
 
 # ----- binary arithmetic ---------------------------------------------------------------------
+def _is_integral(value) -> bool:
+    """Whether an operand (array, NumPy or Python scalar) holds integers or bools."""
+    kind = value.dtype.kind if hasattr(value, "dtype") else None
+    return kind in ("i", "u", "b") or type(value) is int or type(value) is bool
+
+
+def _power(xp, a, b):
+    if not (_is_integral(a) and _is_integral(b)):
+        return xp.power(a, b)
+    if getattr(a, "dtype", None) == bool and getattr(b, "dtype", None) == bool:
+        return xp.logical_or(a, xp.logical_not(b))  # x**0 = 1, x**1 = x
+    if not isinstance(b, xp.ndarray):  # a scalar: negative ones were refused before the cast
+        return xp.power(a, b)
+    negative = b < 0
+    if not negative.any():
+        return xp.power(a, b)
+    # torch: an integer to a negative power (from a tensor) is 1/a rounded toward zero.
+    result = xp.power(a, xp.where(negative, 0, b))
+    inverse = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
+    return xp.where(negative, inverse, result).astype(result.dtype, copy=False)
+
+
+def _checked_first(run, check):
+    """Wrap a binary op's kernel so that `check(a, b)` sees the operands as the user gave them,
+    before promotion turns a Python scalar into an array value (True into 1, -3 into 253)."""
+
+    def kernel(xp, a, b):
+        check(a, b)
+        return run(xp, a, b)
+
+    return kernel
+
+
+def _is_bool(value) -> bool:
+    return type(value) is bool or (hasattr(value, "dtype") and value.dtype.kind == "b")
+
+
+def _refuse_bool_subtraction(a, b) -> None:
+    if _is_bool(a) and _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+def _refuse_negative_integer_power(a, b) -> None:
+    # Only a scalar exponent is refused; a negative exponent tensor gives 1/a rounded to zero.
+    if (type(b) is int or isinstance(b, np.integer)) and b < 0 and _is_integral(a):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
+def _integer_division(function):
+    """fmod, remainder and floor_divide: torch raises on an integer zero divisor (NumPy gives 0)."""
+
+    def kernel(xp, a, b):
+        if _is_integral(a) and _is_integral(b) and not xp.all(b):
+            raise RuntimeError("ZeroDivisionError: integer division by zero")
+        return function(xp, a, b)
+
+    return kernel
+
+
+def _xlogy(xp, a, b):
+    if not hasattr(b, "dtype"):  # a Python number: its log in the tensor's dtype, not float64
+        b = a.dtype.type(b)
+    # 0 * log(b) is 0, except that a NaN in b stays NaN (as torch).
+    return xp.where((a == 0) & ~xp.isnan(b), 0, a * xp.log(b))
+
+
 ADD = binary("add", lambda xp, a, b: xp.add(a, b), lambda g, a, b, out: (g, g), save=None,
              c="({0} + {1})")
 SUB = binary("sub", lambda xp, a, b: xp.subtract(a, b), lambda g, a, b, out: (g, -g), save=None,
              c="({0} - {1})")
+
+
+SUB.kernel = _checked_first(SUB.kernel, _refuse_bool_subtraction)
 MUL = binary("mul", lambda xp, a, b: xp.multiply(a, b), lambda g, a, b, out: (g * b, g * a),
              c="({0} * {1})")
 DIV = binary("div", lambda xp, a, b: xp.true_divide(a, b),
              lambda g, a, b, out: (g / b, -g * a / (b * b)), result="float", c="({0} / {1})")
-POW = binary("pow", lambda xp, a, b: xp.power(a, b), lambda g, a, b, out: _pow_grad(g, a, b),
-             c="pow({0}, {1})")
+POW = binary("pow", _power, lambda g, a, b, out: _pow_grad(g, a, b), c="pow({0}, {1})")
+POW.kernel = _checked_first(POW.kernel, _refuse_negative_integer_power)
 ATAN2 = binary("atan2", lambda xp, a, b: xp.arctan2(a, b),
                lambda g, a, b, out: (g * b / (a * a + b * b), -g * a / (a * a + b * b)),
                result="float", c="atan2({0}, {1})")
@@ -134,14 +218,15 @@ MAXIMUM = binary("maximum", lambda xp, a, b: xp.maximum(a, b),
 MINIMUM = binary("minimum", lambda xp, a, b: xp.minimum(a, b),
                  lambda g, a, b, out: _select_grad(g, a, b, a < b), c="fmin({0}, {1})")
 FMAX = binary("fmax", lambda xp, a, b: xp.fmax(a, b),
-              lambda g, a, b, out: _select_grad(g, a, b, (a > b) | isnan(b)), c="fmax({0}, {1})")
+              lambda g, a, b, out: _pick_grad(g, a, b, (a >= b) | isnan(b)), c="fmax({0}, {1})")
 FMIN = binary("fmin", lambda xp, a, b: xp.fmin(a, b),
-              lambda g, a, b, out: _select_grad(g, a, b, (a < b) | isnan(b)), c="fmin({0}, {1})")
-FMOD = binary("fmod", lambda xp, a, b: xp.fmod(a, b),
+              lambda g, a, b, out: _pick_grad(g, a, b, (a <= b) | isnan(b)), c="fmin({0}, {1})")
+FMOD = binary("fmod", _integer_division(lambda xp, a, b: xp.fmod(a, b)),
               lambda g, a, b, out: (g, -g * trunc(a / b)), c="fmod({0}, {1})")
-REMAINDER = binary("remainder", lambda xp, a, b: xp.mod(a, b),
+REMAINDER = binary("remainder", _integer_division(lambda xp, a, b: xp.mod(a, b)),
                    lambda g, a, b, out: (g, -g * floor(a / b)), c="remainder({0}, {1})")
-FLOOR_DIVIDE = binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b),
+FLOOR_DIVIDE = binary("floor_divide",
+                      _integer_division(lambda xp, a, b: xp.floor_divide(a, b)),
                       lambda g, a, b, out: (g * 0, g * 0), save=None, c="floor({0} / {1})")
 HYPOT = binary("hypot", lambda xp, a, b: xp.hypot(a, b),
                lambda g, a, b, out: (g * a / out, g * b / out), save="output",
@@ -151,8 +236,8 @@ LOGADDEXP = binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b),
 COPYSIGN = binary("copysign", lambda xp, a, b: xp.copysign(a, b),
                   lambda g, a, b, out: (g * sign(a) * sign(out), g * 0), result="float",
                   c="copysign({0}, {1})")
-XLOGY = binary("xlogy", lambda xp, a, b: xp.where(a == 0, 0, a * xp.log(b)).astype(a.dtype),
-               lambda g, a, b, out: (g * where(a == 0, 0.0, log(b)), g * a / b), result="float")
+XLOGY = binary("xlogy", _xlogy, lambda g, a, b, out: (g * XLOGY(a != 0, b), g * a / b),
+               result="float")
 
 # ----- comparisons and logic (bool results, no gradient) -------------------------------------
 def _comparison(name, kernel, c):
@@ -173,10 +258,8 @@ LOGICAL_XOR = _comparison("logical_xor", lambda xp, a, b: xp.logical_xor(a, b),
 
 def _bitwise(name, kernel, c):
     def checked(xp, a, b):
-        for value in (a, b):
-            if getattr(value, "dtype", None) is not None and value.dtype.kind == "f" or isinstance(
-                    value, float):
-                raise TypeError(f"{name}: expected integer or bool tensors, got a floating operand")
+        if not (_is_integral(a) and _is_integral(b)):
+            raise TypeError("expected integer or bool tensors, got a floating operand")
         return kernel(xp, a, b)
 
     return binary(name, checked, differentiable=False, c=c)
@@ -225,9 +308,14 @@ CLAMP = define("clamp", meta=_clamp_meta, kernel=_clamp_kernel, vjp=_clamp_grad,
 
 
 def _nan_to_num_kernel(xp, x, nan=0.0, posinf=None, neginf=None):
-    if x.dtype.kind != "f" and x.dtype != dtypes.bfloat16.numpy:
+    if x.dtype.kind in "biu":
         return x.copy()
-    return xp.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+    # Written out rather than xp.nan_to_num, which does not know bfloat16's limits.
+    info = dtypes.finfo(dtypes.from_numpy(x.dtype))
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    finite = xp.where(x > 0, x.dtype.type(posinf), x.dtype.type(neginf))
+    return xp.where(xp.isnan(x), x.dtype.type(nan), xp.where(xp.isinf(x), finite, x))
 
 
 NAN_TO_NUM = define("nan_to_num", meta=lambda x, **attrs: Spec(x.shape, x.dtype),
@@ -236,7 +324,11 @@ NAN_TO_NUM = define("nan_to_num", meta=lambda x, **attrs: Spec(x.shape, x.dtype)
 
 
 def _where_kernel(xp, condition, a, b):
+    if getattr(condition, "dtype", None) is not None and condition.dtype.kind != "b":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {dtypes.from_numpy(condition.dtype).name}")
     dtype = dtypes.result_type(a, b).numpy
+    a, b = dtypes.cast_operand(a, dtype), dtypes.cast_operand(b, dtype)
     return xp.where(condition, a, b).astype(dtype, copy=False)
 
 
@@ -267,14 +359,26 @@ WHERE = define("where", meta=_where_meta, kernel=_where_kernel, vjp=_where_grad,
 
 # ----- vjp helpers ---------------------------------------------------------------------------
 def _pow_grad(g, a, b, out=None):
-    if isinstance(b, Tensor):
-        grad_a = g * b * pow(a, b - 1)
-        grad_b = g * pow(a, b) * log(a) if isinstance(a, Tensor) else g * pow(a, b) * math.log(a)
-        grad_b = where(a == 0, g * 0, grad_b) if isinstance(a, Tensor) else grad_b
-        return grad_a, grad_b
-    if b == 0:
-        return g * 0, None
-    return g * b * pow(a, b - 1), None
+    """torch's rules: no gradient through a zero exponent, and none to the exponent where the
+    base is 0 and the exponent is non-negative."""
+    if not isinstance(b, Tensor):
+        return (g * 0 if b == 0 else g * b * pow(a, b - 1)), None
+    grad_a = where(b == 0, g * 0, g * b * pow(a, b - 1)) if isinstance(a, Tensor) else None
+    if isinstance(a, Tensor):
+        grad_b = where((a == 0) & (b >= 0), g * 0, g * pow(a, b) * log(a))
+    elif a > 0:
+        grad_b = g * pow(a, b) * math.log(a)
+    elif a == 0:
+        grad_b = where(b >= 0, g * 0, g * pow(a, b) * -math.inf)
+    else:
+        grad_b = g * math.nan
+    return grad_a, grad_b
+
+
+def _pick_grad(g, a, b, take_a):
+    """Gradient of fmax/fmin: all of it to `a` where `take_a` (ties included, as torch), else `b`."""
+    zero = g * 0
+    return where(take_a, g, zero), where(take_a, zero, g)
 
 
 def _select_grad(g, a, b, take_a):
@@ -292,16 +396,22 @@ def _select_grad(g, a, b, take_a):
 
 
 # ----- public functions with torch's signatures ----------------------------------------------
+def _scaled(input, other, alpha):
+    """`alpha * other` for add/sub; torch refuses a float alpha when the result is integral."""
+    if alpha == 1:
+        return other
+    if isinstance(alpha, float) and not dtypes.result_type(input, other).is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    return other * alpha
+
+
 def add(input, other, *, alpha=1, out=None):
-    if alpha != 1:
-        other = other * alpha
-    return _with_out(ADD(input, other), out)
+    return _with_out(ADD(input, _scaled(input, other, alpha)), out)
 
 
 def sub(input, other, *, alpha=1, out=None):
-    if alpha != 1:
-        other = other * alpha
-    return _with_out(SUB(input, other), out)
+    return _with_out(SUB(input, _scaled(input, other, alpha)), out)
 
 
 def mul(input, other, *, out=None):
@@ -313,14 +423,15 @@ def div(input, other, *, rounding_mode=None, out=None):
         result = DIV(input, other)
     elif rounding_mode == "floor":
         result = FLOOR_DIVIDE(input, other)
-    elif rounding_mode == "trunc":
-        quotient = DIV(input, other)
-        result = trunc(quotient)
-        if not dtypes.result_type(input, other).is_floating_point:
-            result = result.to(dtypes.result_type(input, other))
-    else:
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+    elif rounding_mode != "trunc":
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                          f"found '{rounding_mode}'")
+    elif dtypes.result_type(input, other).is_floating_point:
+        result = TRUNC(DIV(input, other))
+    else:
+        # Exact for integers of any size (a float quotient would round large int64 values):
+        # input - fmod(input, other) is a multiple of other, so floor division is exact.
+        result = FLOOR_DIVIDE(SUB(input, FMOD(input, other)), other)
     return _with_out(result, out)
 
 
@@ -328,9 +439,13 @@ def pow(input, exponent, *, out=None):
     return _with_out(POW(input, exponent), out)
 
 
-def float_power(input, exponent):
-    cast = lambda v: v.double() if isinstance(v, Tensor) else float(v)
-    return POW(cast(input), cast(exponent))
+def float_power(input, exponent, *, out=None):
+    """pow computed in float64 whatever the input dtypes, as torch.float_power."""
+    return _with_out(POW(_as_double(input), _as_double(exponent)), out)
+
+
+def _as_double(value):
+    return value.to(dtypes.float64) if isinstance(value, Tensor) else float(value)
 
 
 def floor_divide(input, other):
@@ -354,7 +469,14 @@ def neg(input):
 
 
 def positive(input):
+    if input.dtype is dtypes.bool:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return input
+
+
+def square(input):
+    # torch squares a bool tensor as pow(input, 2): the integer 2 makes the result int64.
+    return SQUARE(input.to(dtypes.int64) if input.dtype is dtypes.bool else input)
 
 
 def exp(input):
@@ -426,25 +548,39 @@ def where(condition, input=None, other=None):
 
 
 def round(input, *, decimals=0):
+    """Round half to even; with `decimals`, scale by a power of ten first (as torch: dividing
+    by 10**-decimals when decimals < 0, so that round(1234.5, decimals=-1) is exactly 1230)."""
     if decimals == 0:
         return ROUND(input)
-    scale = 10.0 ** decimals
-    return ROUND(input * scale) / scale
+    _require_floating(input, f"round(decimals={decimals})")
+    if decimals > 0:
+        scale = 10.0 ** decimals
+        return ROUND(input * scale) / scale
+    scale = 10.0 ** -decimals
+    return ROUND(input / scale) * scale
 
 
 def frac(input):
-    return input - trunc(input)
+    _require_floating(input, "frac")
+    return input - TRUNC(input)
+
+
+def _require_floating(input, name: str) -> None:
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{name} expects a floating point tensor, but got {input.dtype.name}")
 
 
 def clamp(input, min=None, max=None, *, out=None):
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        result = input
-        if min is not None:
-            result = MAXIMUM(result, min)
-        if max is not None:
-            result = MINIMUM(result, max)
-        return _with_out(result, out)
-    return _with_out(CLAMP(input, min=min, max=max), out)
+    if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
+        return _with_out(CLAMP(input, min=min, max=max), out)
+    # Tensor bounds: as torch, a value equal to a bound keeps its gradient; a bound gets the
+    # gradient where it replaced the value. NaN inputs stay NaN (comparisons are False).
+    result = input
+    if min is not None:
+        result = WHERE(LT(input, min), min, result)
+    if max is not None:
+        result = WHERE(GT(result, max), max, result)
+    return _with_out(result, out)
 
 
 def clamp_min(input, min):
@@ -456,7 +592,15 @@ def clamp_max(input, max):
 
 
 def lerp(input, end, weight):
-    return input + weight * (end - input)
+    """input + weight * (end - input), written from the nearer end as torch does, so that
+    lerp(a, b, 1) is exactly b."""
+    difference = end - input
+    if isinstance(weight, Tensor):
+        return WHERE(LT(ABS(weight), 0.5), input + weight * difference,
+                     end - difference * (1 - weight))
+    if -0.5 < weight < 0.5:
+        return input + weight * difference
+    return end - difference * (1 - weight)
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
@@ -478,15 +622,26 @@ def isreal(input):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other|, elementwise; equal infinities are close."""
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"isclose: rtol and atol must be greater than or equal to zero, but "
+                           f"got rtol={rtol}, atol={atol}")
     if not isinstance(other, Tensor):
         from .creation import full_like
 
-        other = full_like(input, other)
-    close = LE(ABS(input - other), atol + rtol * ABS(other))
-    close = LOGICAL_OR(close, EQ(input, other))
+        other = full_like(input, other, dtype=dtypes.result_type(input, other))
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"isclose: expected both tensors to have the same dtype, but got "
+                           f"{input.dtype.name} and {other.dtype.name}")
+    close = EQ(input, other)
     if equal_nan:
         close = LOGICAL_OR(close, LOGICAL_AND(ISNAN(input), ISNAN(other)))
-    return close
+    if input.dtype is dtypes.bool:  # measured in the default float dtype, as torch
+        input, other = input.to(dtypes.get_default_dtype()), other.to(dtypes.get_default_dtype())
+    error = ABS(input - other)
+    # An infinite error (inf vs -inf, inf vs finite) is never within tolerance.
+    within = LOGICAL_AND(ISFINITE(error), LE(error, atol + ABS(rtol * other)))
+    return LOGICAL_OR(close, within)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
@@ -523,7 +678,7 @@ def _with_out(result, out):
 
 exp2, expm1, log2, log10, log1p = EXP2, EXPM1, LOG2, LOG10, LOG1P
 tan, asin, acos, atan, asinh, acosh, atanh = TAN, ASIN, ACOS, ATAN, ASINH, ACOSH, ATANH
-erf, erfc, erfinv, reciprocal, square, abs, ceil = ERF, ERFC, ERFINV, RECIPROCAL, SQUARE, ABS, CEIL
+erf, erfc, erfinv, reciprocal, abs, ceil = ERF, ERFC, ERFINV, RECIPROCAL, ABS, CEIL
 isinf, logical_not, bitwise_not = ISINF, LOGICAL_NOT, BITWISE_NOT
 minimum, maximum, fmin, fmax, hypot, logaddexp = MINIMUM, MAXIMUM, FMIN, FMAX, HYPOT, LOGADDEXP
 copysign, xlogy = COPYSIGN, XLOGY

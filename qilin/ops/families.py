@@ -10,8 +10,31 @@
 
 from __future__ import annotations
 
+from numpy import ndarray
+
 from .. import dtypes
 from .registry import Op, Spec, register
+
+
+
+def _no_promotion(a, b, exact_float: bool) -> bool:
+    """True when (a, b) already have the result dtype: equal array dtypes, or a weak Python
+    scalar that an array of its kind absorbs. The hot path of every binary op."""
+    if type(a) is ndarray:
+        kind = a.dtype.kind
+        if type(b) is ndarray:
+            return a.dtype == b.dtype and (kind == "f" or not exact_float)
+        array, other = a, type(b)
+    elif type(b) is ndarray:
+        array, other = b, type(a)
+        kind = b.dtype.kind
+    else:
+        return False
+    if kind == "f":
+        # Not float16: its math takes a float32 scalar, as torch's does (dtypes.cast_operand).
+        return (other is float or other is int) and array.itemsize > 2
+    # Only int64 takes a Python int exactly; narrower types wrap it first, as torch does.
+    return kind == "i" and other is int and not exact_float and array.itemsize == 8
 
 __all__ = ["define", "unary", "binary", "reduction", "broadcast_shapes", "reduced_shape",
            "unbroadcast", "restore_reduced"]
@@ -68,13 +91,18 @@ def binary(name: str, kernel, grad=None, *, c: str | None = None, result: str = 
             dtype = dtypes.get_default_dtype()
         return dtype
 
+    exact_float = result == "float"
+
     def run(xp, a, b):
+        if _no_promotion(a, b, exact_float):
+            try:
+                return kernel(xp, a, b)
+            except OverflowError:  # a Python int outside the array's range: wrap it, as torch
+                pass
         dtype = compute_dtype(a, b).numpy
-        if getattr(a, "dtype", dtype) != dtype:
-            a = a.astype(dtype)
-        if getattr(b, "dtype", dtype) != dtype:
-            b = b.astype(dtype)
-        return kernel(xp, a, b)
+        out = kernel(xp, dtypes.cast_operand(a, dtype), dtypes.cast_operand(b, dtype))
+        # A float32 scalar in half/bfloat16 math widens NumPy's result: round it back.
+        return out if result == "bool" or out.dtype == dtype else out.astype(dtype)
 
     def meta(a, b):
         shapes = [v.shape for v in (a, b) if isinstance(v, Spec)]

@@ -1,5 +1,7 @@
 """Matrix products: matmul (the library primitive, lowered to BLAS) and the torch functions
-built on it (mm, bmm, mv, dot, outer, addmm, baddbmm, tensordot, einsum)."""
+built on it (mm, bmm, mv, dot, outer, addmm, baddbmm, tensordot, einsum), plus the top-level
+torch spellings of the linear-algebra functions (inverse, det, svd returning V, ...), which call
+the primitives in decompositions.py and the composites in qilin.linalg."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm",
-           "addmv", "addbmm", "baddbmm", "tensordot", "einsum", "kron", "chain_matmul", "trace"]
+           "addmv", "addbmm", "baddbmm", "tensordot", "einsum", "kron", "chain_matmul", "trace",
+           "inverse", "det", "logdet", "slogdet", "cholesky", "cholesky_solve",
+           "cholesky_inverse", "qr", "svd", "pinverse", "matrix_power", "cross"]
 
 
 def _matmul_meta(a, b):
@@ -22,7 +26,13 @@ def _matmul_meta(a, b):
         raise RuntimeError(
             f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the inner "
             f"sizes {a.shape[-1]} and {b.shape[-2]} differ")
-    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
+    try:
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
+    except RuntimeError:
+        raise RuntimeError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the batch "
+            f"dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} cannot be broadcast "
+            "(sizes must match or be 1)") from None
     return Spec(batch + (a.shape[-2], b.shape[-1]), a.dtype)
 
 
@@ -45,7 +55,8 @@ def matmul(input, other, *, out=None):
     """torch.matmul for every rank combination: 1-D operands are promoted and squeezed back."""
     for name, value in (("input", input), ("other", other)):
         if not isinstance(value, Tensor):
-            raise TypeError(f"matmul(): argument '{name}' must be Tensor, not {type(value).__name__}")
+            raise TypeError(f"matmul(): argument '{name}' must be Tensor, not "
+                            f"{type(value).__name__}")
         if value.ndim == 0:
             raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                                f"{input.ndim}D and {other.ndim}D")
@@ -72,8 +83,8 @@ def matmul(input, other, *, out=None):
 
 def _require_dims(name, value, ndim, argument):
     if value.ndim != ndim:
-        raise RuntimeError(f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D tensor "
-                           f"of shape {list(value.shape)}")
+        raise RuntimeError(f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D "
+                           f"tensor of shape {list(value.shape)}")
 
 
 def mm(input, mat2):
@@ -156,9 +167,9 @@ def tensordot(a, b, dims=2):
     axes_b = [d % b.ndim for d in axes_b]
     for da, db in zip(axes_a, axes_b):
         if a.shape[da] != b.shape[db]:
-            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has size "
-                               f"{a.shape[da]} in dim {da} and second has size {b.shape[db]} in "
-                               f"dim {db}")
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
+                               f"size {a.shape[da]} in dim {da} and second has size "
+                               f"{b.shape[db]} in dim {db}")
     free_a = [d for d in range(a.ndim) if d not in axes_a]
     free_b = [d for d in range(b.ndim) if d not in axes_b]
     size = 1
@@ -228,16 +239,18 @@ def _einsum_vjp(node, g):
             grads.append(None)
             continue
         if len(set(spec)) != len(spec):
-            raise RuntimeError(f"einsum backward: repeated subscripts within one operand ('{spec}') "
-                               "are not differentiable yet; take the diagonal explicitly")
+            raise RuntimeError(f"einsum backward: repeated subscripts within one operand "
+                               f"('{spec}') are not differentiable yet; take the diagonal "
+                               "explicitly")
         others = [(s, o) for j, (s, o) in enumerate(zip(inputs, operands)) if j != i]
         available = set(output).union(*(set(s) for s, _ in others))
         kept = "".join(c for c in spec if c in available)
         equation = ",".join([output] + [s for s, _ in others]) + "->" + kept
         grad = EINSUM(g, *(o for _, o in others), equation=equation)
         if kept != spec:  # letters only in this operand were summed: broadcast them back
-            shape = [operands[i].shape[spec.index(c)] if c not in kept else 1 for c in spec]
-            grad = grad.reshape([operands[i].shape[spec.index(c)] if c in kept else 1 for c in spec])
+            sizes = [operands[i].shape[spec.index(c)] for c in spec]
+            shape = [size if c not in kept else 1 for c, size in zip(spec, sizes)]
+            grad = grad.reshape([size if c in kept else 1 for c, size in zip(spec, sizes)])
             grad = grad.expand([max(a, b) for a, b in zip(shape, grad.shape)])
         grads.append(unbroadcast(grad, tuple(operands[i].shape)))
     return tuple(grads)
@@ -269,3 +282,98 @@ def chain_matmul(*matrices):
 def trace(input):
     _require_dims("trace", input, 2, "input")
     return input.diagonal().sum()
+
+
+# ----- the top-level torch spellings of torch.linalg functions ---------------------------------
+def inverse(input, *, out=None):
+    return decompositions.inv(input, out=out)
+
+
+def det(input):
+    return decompositions.det(input)
+
+
+def slogdet(input):
+    sign, logabsdet = decompositions.SLOGDET(input)
+    from .indexing import ReturnTypes
+
+    return ReturnTypes("slogdet", sign=sign, logabsdet=logabsdet)
+
+
+def logdet(input):
+    """log(det(A)): nan where the determinant is negative, -inf where it is zero."""
+    from .creation import full_like
+    from .elementwise import where
+
+    sign, logabsdet = decompositions.SLOGDET(input)
+    return where(sign < 0, full_like(logabsdet, float("nan")), logabsdet)
+
+
+def cholesky(input, upper=False, *, out=None):
+    return decompositions.cholesky(input, upper=upper, out=out)
+
+
+def _gram(factor, upper):
+    """A = L L^T from its Cholesky factor (U^T U when upper)."""
+    return factor.mT @ factor if upper else factor @ factor.mT
+
+
+def cholesky_solve(input, input2, upper=False):
+    """X with A X = B, where B = input and A is given by its Cholesky factor input2."""
+    return decompositions.solve(_gram(input2, upper), input)
+
+
+def cholesky_inverse(input, upper=False):
+    return decompositions.inv(_gram(input, upper))
+
+
+def qr(input, some=True):
+    Q, R = decompositions.QR(input, mode="reduced" if some else "complete")
+    from .indexing import ReturnTypes
+
+    return ReturnTypes("qr", Q=Q, R=R)
+
+
+def svd(input, some=True, compute_uv=True):
+    """torch.svd: (U, S, V) with V (not V^T); zero U and V when compute_uv=False."""
+    from .creation import zeros
+    from .indexing import ReturnTypes
+
+    if not compute_uv:
+        S = decompositions.svdvals(input)
+        m, n = input.shape[-2:]
+        batch = tuple(input.shape[:-2])
+        return ReturnTypes("svd", U=zeros(batch + (m, m), dtype=input.dtype, device=input.device),
+                           S=S, V=zeros(batch + (n, n), dtype=input.dtype, device=input.device))
+    U, S, Vh = decompositions.SVD(input, full_matrices=not some)
+    return ReturnTypes("svd", U=U, S=S, V=Vh.mT)
+
+
+def pinverse(input, rcond=1e-15):
+    from ..linalg import pinv
+
+    return pinv(input, rtol=rcond)
+
+
+def matrix_power(input, n):
+    from ..linalg import matrix_power as power
+
+    return power(input, n)
+
+
+def cross(input, other, dim=None):
+    """torch.cross: without `dim`, the first dimension of size 3 (torch's deprecated default)."""
+    from ..linalg import cross as linalg_cross
+
+    if dim is None:
+        from .families import broadcast_shapes
+
+        shape = broadcast_shapes(tuple(input.shape), tuple(other.shape), op="cross")
+        dim = next((axis for axis, size in enumerate(shape) if size == 3), None)
+        if dim is None:
+            raise RuntimeError(f"no dimension of size 3 in input (shapes {tuple(input.shape)} and "
+                               f"{tuple(other.shape)})")
+    return linalg_cross(input, other, dim=dim)
+
+
+from . import decompositions  # noqa: E402  (it builds on matmul, defined above)

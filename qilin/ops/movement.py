@@ -40,9 +40,15 @@ def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
         raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
+    if any(s < -1 for s in shape):
+        raise RuntimeError(f"{op}: invalid shape dimension {min(shape)} in {list(shape)}")
     known = math.prod(s for s in shape if s != -1)
+    if unknown and known == 0:
+        raise RuntimeError(
+            f"cannot reshape tensor of {numel} elements into shape {list(shape)} because the "
+            "unspecified dimension size -1 can be any value and is ambiguous")
     if unknown:
-        if known == 0 or numel % known:
+        if numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1:]
     elif known != numel:
@@ -82,7 +88,7 @@ def _permute_meta(x, dims):
             f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
             f"length of the desired ordering of dimensions i.e. input.dim() = {len(x.shape)} is "
             f"not equal to len(dims) = {len(dims)}" if len(dims) != len(x.shape) else
-            f"permute: dims {list(dims)} must be a permutation of 0..{len(x.shape) - 1}")
+            f"permute(): duplicate dims are not allowed (dims {list(dims)})")
     return Spec(tuple(x.shape[d] for d in dims), x.dtype)
 
 
@@ -156,7 +162,10 @@ SLICE_BACKWARD = define(
 
 
 def _diagonal_kernel(xp, x, offset, dim1, dim2):
-    return xp.diagonal(x, offset, dim1, dim2)
+    out = xp.diagonal(x, offset, dim1, dim2)
+    if xp is np and x.flags.writeable:
+        out.flags.writeable = True  # NumPy hands out read-only diagonals; torch's are writable
+    return out
 
 
 def _diagonal_meta(x, offset, dim1, dim2):
@@ -191,12 +200,15 @@ DIAGONAL_BACKWARD = define(
 def _cat_meta(*tensors, dim):
     first = tensors[0]
     for index, other in enumerate(tensors[1:], 1):
-        if len(other.shape) != len(first.shape) or any(
-                a != b for axis, (a, b) in enumerate(zip(first.shape, other.shape)) if axis != dim):
-            raise RuntimeError(
-                f"cat: sizes of tensors must match except in dimension {dim}. Expected size "
-                f"{list(first.shape)} but got size {list(other.shape)} for tensor number {index} "
-                "in the list.")
+        if len(other.shape) != len(first.shape):
+            raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                               f"{len(first.shape)} and {len(other.shape)}")
+        for axis, (a, b) in enumerate(zip(first.shape, other.shape)):
+            if axis != dim and a != b:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {dim}. Expected size {a} "
+                    f"but got size {b} for tensor number {index} in the list (shapes "
+                    f"{list(first.shape)} and {list(other.shape)}).")
     shape = list(first.shape)
     shape[dim] = sum(t.shape[dim] for t in tensors)
     dtype = dtypes.result_type(*tensors)
@@ -220,8 +232,15 @@ def _cat_vjp(node, g):
 CAT = define("cat", meta=_cat_meta, kernel=_cat_kernel, vjp=_cat_vjp, family="movement",
              save_inputs=False, eager_check=True)
 
+def _flip_meta(x, dims):
+    for dim in dims:
+        if dims.count(dim) > 1:
+            raise RuntimeError(f"dim {dim} appears multiple times in the list of dims")
+    return Spec(x.shape, x.dtype)
+
+
 FLIP = define(
-    "flip", meta=lambda x, dims: Spec(x.shape, x.dtype),
+    "flip", meta=_flip_meta, eager_check=True,
     kernel=lambda xp, x, dims: xp.flip(x, dims).copy(),
     vjp=lambda node, g: (FLIP(g, dims=node.attrs["dims"]),),
     family="movement", save_inputs=False)
@@ -231,9 +250,44 @@ ROLL = define(
     vjp=lambda node, g: (ROLL(g, shifts=tuple(-s for s in node.attrs["shifts"]),
                               dims=node.attrs["dims"]),),
     family="movement", save_inputs=False)
+def _copy_kernel(xp, x, order="K"):
+    # "K" keeps the input's layout (torch's preserve_format), but an expanded input (a stride
+    # of 0) is copied row-major, as torch does; "C" is always row-major.
+    if order == "K" and any(s == 0 and n > 1 for s, n in zip(x.strides, x.shape)):
+        order = "C"
+    return xp.array(x, copy=True, order=order)
+
+
 COPY = define(
-    "copy", meta=lambda x: Spec(x.shape, x.dtype), kernel=lambda xp, x: xp.array(x, copy=True),
+    "copy", meta=lambda x, order="K": Spec(x.shape, x.dtype), kernel=_copy_kernel,
     vjp=lambda node, g: (g,), family="movement", save_inputs=False, lowering={"c": "{0}"})
+
+
+def _bitcast_meta(x, dtype):
+    shape = x.shape
+    if dtype.itemsize != x.dtype.itemsize:
+        if not shape:
+            raise RuntimeError(f"view(dtype): a 0-d tensor of {x.dtype.name} cannot be viewed as "
+                               f"{dtype.name}, whose element size differs")
+        if (shape[-1] * x.dtype.itemsize) % dtype.itemsize:
+            raise RuntimeError(
+                f"view(dtype): the size of the last dimension ({shape[-1]}) times the element "
+                f"size of {x.dtype.name} ({x.dtype.itemsize}) must be divisible by the element "
+                f"size of {dtype.name} ({dtype.itemsize})")
+        shape = shape[:-1] + (shape[-1] * x.dtype.itemsize // dtype.itemsize,)
+    return Spec(tuple(shape), dtype)
+
+
+def _bitcast_kernel(xp, x, dtype):
+    if dtype.itemsize != x.dtype.itemsize and x.ndim and x.strides[-1] != x.itemsize:
+        raise RuntimeError("view(dtype): the last dimension must be contiguous (stride 1) to "
+                           "view a tensor as a dtype of a different element size")
+    return x.view(dtype.numpy)
+
+
+# Reinterprets the bytes (x.view(qilin.int32)), as torch does; not differentiable.
+BITCAST = define("bitcast", meta=_bitcast_meta, kernel=_bitcast_kernel, vjp=None,
+                 family="movement", differentiable=False, view=True, eager_check=True)
 
 
 def _cast_kernel(xp, x, dtype):
@@ -255,8 +309,8 @@ def reshape(input, *shape):
 
 
 def view(input, *shape):
-    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
-        return input.to(shape[0])  # view(dtype): same-size reinterpretation is not supported
+    if len(shape) == 1 and isinstance(shape[0], (dtypes.DType, str)):
+        return BITCAST(input, dtype=dtypes.to_dtype(shape[0]))
     return VIEW(input, shape=infer_shape(_shape_arg(shape), input.numel(), "view"))
 
 
@@ -285,6 +339,14 @@ def t(input):
 
 
 def adjoint(input):
+    return matrix_transpose(input, "adjoint()")
+
+
+def matrix_transpose(input, name: str = "tensor.mT"):
+    """`x.mT`: swap the last two dims (torch refuses tensors with fewer than two)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"{name} is only supported on matrices or batches of matrices. Got "
+                           f"{input.ndim}-D tensor.")
     return transpose(input, -2, -1)
 
 
@@ -305,7 +367,13 @@ def ravel(input):
 
 def unflatten(input, dim, sizes):
     dim = _normalize_dim(dim, input.ndim, "unflatten")
-    sizes = infer_shape(tuple(sizes), input.shape[dim], "unflatten")
+    sizes = tuple(int(s) for s in sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if not sizes or (-1 not in sizes and known != input.shape[dim]) or (
+            -1 in sizes and (known == 0 or input.shape[dim] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {dim} ({input.shape[dim]}) in the input tensor")
+    sizes = infer_shape(sizes, input.shape[dim], "unflatten")
     shape = tuple(input.shape)
     return reshape(input, shape[:dim] + sizes + shape[dim + 1:])
 
@@ -358,12 +426,17 @@ def broadcast_tensors(*tensors):
 def narrow(input, dim, start, length):
     dim = _normalize_dim(dim, input.ndim, "narrow")
     size = input.shape[dim]
-    start = int(start)
+    start, length = int(start), int(length)
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
+                         f"got {start})")
     if start < 0:
         start += size
-    if not 0 <= start <= size or length < 0 or start + length > size:
-        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
-                         f"({size}) of dim {dim}")
+    if length < 0:
+        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}) of dim {dim}.")
     return SLICE(input, dim=dim, start=start, stop=start + length, step=1)
 
 
@@ -383,20 +456,27 @@ def split(tensor, split_size_or_sections, dim=0):
     size = tensor.shape[dim]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
-        if step <= 0 and size:
-            raise RuntimeError(f"split expects split_size be non-negative, but got {step}")
+        if step < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size="
+                               f"{step}")
+        if step == 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {size}")
         sections = [min(step, size - start) for start in range(0, size, step)] if size else [0]
     else:
-        sections = list(split_size_or_sections)
-        if sum(sections) != size:
+        sections = [int(s) for s in split_size_or_sections]
+        if sum(sections) != size or any(s < 0 for s in sections):
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
                 f"size at dimension {dim}), but got split_sizes={sections}")
-    pieces, start = [], 0
-    for length in sections:
-        pieces.append(SLICE(tensor, dim=dim, start=start, stop=start + length, step=1))
-        start += length
-    return tuple(pieces)
+    starts = np.cumsum([0] + sections).tolist()
+    return _pieces(tensor, dim, starts[:-1], starts[1:])
+
+
+def _pieces(tensor, dim, starts, stops):
+    """Views tensor[..., start:stop] along `dim` (they may overlap or be empty)."""
+    return tuple(SLICE(tensor, dim=dim, start=int(start), stop=int(max(start, stop)), step=1)
+                 for start, stop in zip(starts, stops))
 
 
 def chunk(input, chunks, dim=0):
@@ -409,14 +489,19 @@ def chunk(input, chunks, dim=0):
 def tensor_split(input, indices_or_sections, dim=0):
     dim = _normalize_dim(dim, input.ndim, "tensor_split")
     size = input.shape[dim]
+    if isinstance(indices_or_sections, Tensor) and indices_or_sections.ndim == 0:
+        indices_or_sections = int(indices_or_sections)
     if isinstance(indices_or_sections, int):
         count = indices_or_sections
+        if count <= 0:
+            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got "
+                               f"{count}")
         base, extra = divmod(size, count)
-        sizes = [base + 1] * extra + [base] * (count - extra)
-    else:
-        bounds = [0] + [min(max(int(i), 0), size) for i in indices_or_sections] + [size]
-        sizes = [max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
-    return split(input, sizes, dim)
+        return split(input, [base + 1] * extra + [base] * (count - extra), dim)
+    # Indices are clamped to [0, size] (negative ones count from the end, as in NumPy).
+    bounds = [min(max(i + size if i < 0 else i, 0), size) for i in
+              (int(i) for i in indices_or_sections)]
+    return _pieces(input, dim, [0] + bounds, bounds + [size])
 
 
 def unbind(input, dim=0):
@@ -425,9 +510,9 @@ def unbind(input, dim=0):
 
 
 def cat(tensors, dim=0, *, out=None):
-    tensors = [t for t in tensors]
+    tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("cat expects a non-empty list of Tensors")
+        raise ValueError("cat(): expected a non-empty list of Tensors")
     # torch skips legacy empty 1-D tensors (shape [0]) in cat.
     nonempty = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     for index, t in enumerate(nonempty):
@@ -464,21 +549,29 @@ def stack(tensors, dim=0, *, out=None):
     return _with_out(CAT(*(unsqueeze(t, dim) for t in tensors), dim=dim), out)
 
 
-def hstack(tensors):
-    tensors = atleast_1d(*tensors) if len(tensors) > 1 else (atleast_1d(tensors[0]),)
-    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+def _nonempty(tensors, op: str) -> list:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
+    return tensors
 
 
-def vstack(tensors):
-    return cat([atleast_2d(t) for t in tensors], 0)
+def hstack(tensors, *, out=None):
+    tensors = [atleast_1d(t) for t in _nonempty(tensors, "hstack")]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1, out=out)
 
 
-def dstack(tensors):
-    return cat([atleast_3d(t) for t in tensors], 2)
+def vstack(tensors, *, out=None):
+    return cat([atleast_2d(t) for t in _nonempty(tensors, "vstack")], 0, out=out)
 
 
-def column_stack(tensors):
-    return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
+def dstack(tensors, *, out=None):
+    return cat([atleast_3d(t) for t in _nonempty(tensors, "dstack")], 2, out=out)
+
+
+def column_stack(tensors, *, out=None):
+    tensors = _nonempty(tensors, "column_stack")
+    return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], out=out)
 
 
 def atleast_1d(*tensors):
@@ -535,8 +628,16 @@ def roll(input, shifts, dims=None):
 
 
 def rot90(input, k=1, dims=(0, 1)):
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = (_normalize_dim(d, input.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
     k %= 4
-    d0, d1 = dims
     if k == 1:
         return transpose(flip(input, (d1,)), d0, d1)
     if k == 2:
@@ -550,8 +651,15 @@ def movedim(input, source, destination):
     source = (source,) if isinstance(source, int) else tuple(source)
     destination = (destination,) if isinstance(destination, int) else tuple(destination)
     ndim = input.ndim
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(source)} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({list(destination)} dims)")
     source = [_normalize_dim(s, ndim, "movedim") for s in source]
     destination = [_normalize_dim(d, ndim, "movedim") for d in destination]
+    for name, dims in (("source", source), ("destination", destination)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
     order = [d for d in range(ndim) if d not in source]
     for dst, src in sorted(zip(destination, source)):
         order.insert(dst, src)
@@ -622,9 +730,12 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if dim is None:
         input, dim = flatten(input), 0
     dim = _normalize_dim(dim, input.ndim, "repeat_interleave")
-    if isinstance(repeats, int) or (isinstance(repeats, Tensor) and repeats.numel() == 1
-                                    and input.shape[dim] != 1 and repeats.ndim == 0):
-        count = int(repeats)
+    if isinstance(repeats, Tensor) and repeats.numel() == 1 and repeats.ndim <= 1:
+        repeats = int(repeats.item())  # one count for every element, as torch broadcasts it
+    if isinstance(repeats, int):
+        count = repeats
+        if count < 0:
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
         shape = tuple(input.shape)
         x = unsqueeze(input, dim + 1)
         x = expand(x, shape[:dim + 1] + (count,) + shape[dim + 1:])
@@ -632,7 +743,16 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     from .creation import tensor
     from .indexing import index_select
 
-    counts = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    counts = repeats._host() if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if counts.ndim > 1:
+        raise RuntimeError(f"repeat_interleave: repeats must be 0-dim or 1-dim tensor, got "
+                           f"{counts.ndim}-dim")
+    if counts.size and counts.min() < 0:
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    if counts.ndim == 1 and counts.shape[0] != input.shape[dim]:
+        raise RuntimeError(
+            f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+            f"{counts.shape[0]} and input.size({dim}) = {input.shape[dim]}")
     indices = np.repeat(np.arange(input.shape[dim]), counts)
     return index_select(input, dim, tensor(indices, device=input.device))
 
@@ -641,6 +761,10 @@ def meshgrid(*tensors, indexing="ij"):
     tensors = _flat(tensors)
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got a tensor of shape {list(t.shape)}")
     shape = [t.numel() for t in tensors]
     if indexing == "xy" and len(tensors) >= 2:
         shape[0], shape[1] = shape[1], shape[0]
@@ -656,18 +780,17 @@ def meshgrid(*tensors, indexing="ij"):
 
 
 def _triangle(input, diagonal, lower):
-    from .creation import ones
+    from .creation import tensor
     from .elementwise import where
 
+    if input.ndim < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 "
+                           f"dimensions, got shape {list(input.shape)}")
     rows, cols = input.shape[-2], input.shape[-1]
-    mask_array = np.tril(np.ones((rows, cols), dtype=bool), diagonal) if lower else np.triu(
-        np.ones((rows, cols), dtype=bool), diagonal)
-    from .creation import tensor
-
-    mask = tensor(mask_array, device=input.device)
-    del ones
-    return where(mask, input, input * 0 if input.dtype.is_floating_point else
-                 tensor(0, dtype=input.dtype, device=input.device))
+    keep = (np.tril if lower else np.triu)(np.ones((rows, cols), dtype=bool), diagonal)
+    # A zero of the input's dtype (not input * 0, which would turn inf into nan).
+    zero = tensor(0, dtype=input.dtype, device=input.device)
+    return where(tensor(keep, device=input.device), input, zero)
 
 
 def tril(input, diagonal=0):
@@ -678,9 +801,27 @@ def triu(input, diagonal=0):
     return _triangle(input, diagonal, lower=False)
 
 
+class memory_format:  # noqa: N801  (torch's name)
+    """A layout request for clone/contiguous/to: qilin.contiguous_format etc."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"qilin.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+
+
 def contiguous(input, memory_format=None):
-    return input if input.is_contiguous() else COPY(input)
+    return input if input.is_contiguous() else COPY(input, order="C")
 
 
 def clone(input, *, memory_format=None):
+    """A copy that keeps the input's layout (torch's preserve_format) unless one is asked for."""
+    if memory_format is contiguous_format:
+        return COPY(input, order="C")
     return COPY(input)

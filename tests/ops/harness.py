@@ -128,7 +128,7 @@ def _outputs(result) -> list:
 
 def _numpy(value) -> np.ndarray:
     if torch is not None and isinstance(value, torch.Tensor):
-        return value.detach().numpy()
+        return value.detach().numpy(force=True)  # force: torch's ZeroTensor grads convert too
     if isinstance(value, qilin.Tensor):
         return value.detach().numpy()
     return np.asarray(value)
