@@ -11,8 +11,9 @@ from .dtypes import (DType, bfloat16, bool, double, finfo, float, float16, float
                      promote_types, result_type, can_cast, set_default_dtype, short, uint8)
 from .device import Device, device
 from .tensor import Size, Tensor, is_tensor
-from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
-                       no_grad, set_grad_enabled)
+from .autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
+                       is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                       set_grad_enabled)
 from . import autograd
 from .ops.creation import *
 from .ops.elementwise import *

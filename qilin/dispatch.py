@@ -139,7 +139,9 @@ def inplace(target: Tensor, compute, name: str) -> Tensor:
     counter is bumped so that a stale saved copy is caught at backward time.
     """
     recording = _grad_state.enabled
-    root = target._base
+    # Only views that know how they were made carry autograd to their root; detach() gives a
+    # view that does not (writing into it leaves the root's history alone, as in torch).
+    root = target._base if getattr(target, "_view", None) is not None else None
     if recording and target._requires_grad and target._node is None:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation. "

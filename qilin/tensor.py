@@ -96,6 +96,11 @@ class Tensor:
     def stride(self, dim: int | None = None):
         itemsize = self._data.itemsize
         strides = tuple(s // itemsize for s in self._data.strides)
+        if self._data.size == 0:  # NumPy gives empty arrays zero strides; torch row-major ones
+            import math
+
+            shape = self._data.shape
+            strides = tuple(math.prod(max(n, 1) for n in shape[i + 1:]) for i in range(len(shape)))
         return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim, "stride")]
 
     def data_ptr(self) -> int:

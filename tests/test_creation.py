@@ -170,6 +170,26 @@ def test_asarray_copy_modes():
     assert_same(qilin.asarray([1, 2]), torch.asarray([1, 2]))
 
 
+class _ArrayLike:
+    """Something that is not an ndarray but offers one through __array__."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array
+
+
+def test_array_like_objects():
+    array = np.arange(4, dtype=np.int32)
+    assert_same(qilin.tensor(_ArrayLike(array)), torch.tensor(array))
+    shared = qilin.asarray(_ArrayLike(array))
+    array[0] = 9
+    assert shared[0].item() == 9
+    buffer = memoryview(np.array([1.5, 2.5]))
+    assert_same(qilin.as_tensor(buffer), torch.as_tensor(np.asarray(buffer)))
+
+
 def test_from_numpy_shares_memory_both_ways():
     array = np.zeros((2, 3), dtype=np.float32)
     t = qilin.from_numpy(array)

@@ -407,6 +407,12 @@ def _run_node(node, grads: list, create_graph: bool, captured, accumulate_into, 
         if captured is None and (accumulate_into is None or node in accumulate_into):
             node.accumulate(grads[0], create_graph, owned)
         input_grads = ()
+    elif anomaly.state.enabled:
+        try:
+            input_grads = node.apply(grads, create_graph)
+        except Exception as error:
+            anomaly.annotate(error, node)  # show the forward line that made this node
+            raise
     else:
         input_grads = node.apply(grads, create_graph)
     if hooks and "post" in hooks:

@@ -6,15 +6,16 @@ from __future__ import annotations
 def _import_cupy():
     try:
         import cupy
-    except ImportError as error:
+    except ImportError:
         raise RuntimeError(
             "a CUDA device was requested, but CuPy is not installed; install qilin[cuda] "
             "(cupy-cuda12x) on a machine with an NVIDIA GPU, or use device='cpu'"
-        ) from error
+        ) from None  # the ImportError adds nothing the message does not say
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # driver missing or broken
-        raise RuntimeError(f"a CUDA device was requested, but no CUDA driver answered: {error}") from error
+        raise RuntimeError(f"a CUDA device was requested, but no CUDA driver or GPU answered "
+                           f"({error}); use device='cpu' on this machine") from None
     return cupy, count
 
 
@@ -39,7 +40,8 @@ class CupyBackend:
     def __init__(self, index: int):
         cupy, count = _import_cupy()
         if index >= count:
-            raise RuntimeError(f"CUDA device cuda:{index} was requested, but only {count} GPU(s) exist")
+            raise RuntimeError(f"CUDA device cuda:{index} was requested, but only {count} GPU(s) "
+                               "exist")
         self.xp, self.index = cupy, index
 
     @classmethod

@@ -173,6 +173,17 @@ def _check_integer_range(array: np.ndarray, dtype: dtypes.DType) -> None:
                            f"without overflow (the range is [{floor}, {info.max}])")
 
 
+def _array_like(data):
+    """Objects that NumPy can view (__array__, the buffer protocol) as an ndarray; the rest as
+    they are."""
+    if isinstance(data, (Tensor, np.ndarray, list, tuple, *_SCALARS)):
+        return data
+    if hasattr(data, "__array__") or hasattr(data, "__array_interface__") or isinstance(
+            data, memoryview):
+        return np.asarray(data)
+    return data
+
+
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, scalars, arrays or tensors).
 
@@ -181,6 +192,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     """
     if isinstance(data, str):
         raise TypeError("tensor(): invalid data type 'str'")
+    data = _array_like(data)
     dtype = dtypes.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
     array = _build_array(data, dtype)
     if device is None and isinstance(data, Tensor):
@@ -195,7 +207,8 @@ def scalar_tensor(value, *, dtype=None, device=None, requires_grad=False) -> Ten
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """Like `tensor`, but shares memory with a tensor or NumPy array when no conversion is needed."""
+    """Like `tensor`, but shares memory with a tensor or NumPy array when no conversion is
+    needed."""
     return asarray(data, dtype=dtype, device=device)
 
 
@@ -205,6 +218,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False) -> 
     dtype = dtypes.to_dtype(dtype) if dtype is not None else None
     target = resolve(device) if device is not None else None
     shared = None
+    obj = _array_like(obj)
     if isinstance(obj, Tensor):
         shared = obj
     elif isinstance(obj, np.ndarray) and obj.dtype in dtypes._BY_NUMPY:

@@ -404,7 +404,7 @@ def svd_backward(grad_U, grad_S, grad_Vh, U, S, Vh):
     inner = (_skew(U.mT @ grad_U) * row + column * _skew(V.mT @ grad_V)) / gaps + _diag(grad_S)
     if m > n:  # the part of gU outside span(U)
         scaled = grad_U / row
-        return (U @ inner + scaled) @ Vh
+        return (U @ inner + scaled - U @ (U.mT @ scaled)) @ Vh
     if m < n:  # the part of gV outside span(V)
         scaled = grad_V / row
         return U @ (inner @ Vh + (scaled - V @ (V.mT @ scaled)).mT)

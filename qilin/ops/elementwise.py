@@ -229,12 +229,13 @@ FLOOR_DIVIDE = binary("floor_divide",
                       _integer_division(lambda xp, a, b: xp.floor_divide(a, b)),
                       lambda g, a, b, out: (g * 0, g * 0), save=None, c="floor({0} / {1})")
 HYPOT = binary("hypot", lambda xp, a, b: xp.hypot(a, b),
-               lambda g, a, b, out: (g * a / out, g * b / out), save="output",
+               lambda g, a, b, out: (g * a / HYPOT(a, b), g * b / HYPOT(a, b)),
                result="float", c="hypot({0}, {1})")
 LOGADDEXP = binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b),
-                   lambda g, a, b, out: (g * exp(a - out), g * exp(b - out)), result="float")
+                   lambda g, a, b, out: (g * sigmoid(a - b), g * sigmoid(b - a)),
+                   result="float")
 COPYSIGN = binary("copysign", lambda xp, a, b: xp.copysign(a, b),
-                  lambda g, a, b, out: (g * sign(a) * sign(out), g * 0), result="float",
+                  lambda g, a, b, out: (_copysign_grad(g, a, b), g * 0), result="float",
                   c="copysign({0}, {1})")
 XLOGY = binary("xlogy", _xlogy, lambda g, a, b, out: (g * XLOGY(a != 0, b), g * a / b),
                result="float")
@@ -373,6 +374,13 @@ def _pow_grad(g, a, b, out=None):
     else:
         grad_b = g * math.nan
     return grad_a, grad_b
+
+
+def _copysign_grad(g, a, b):
+    """+-g where a's sign is kept or flipped (b = -0.0 flips too), 0 where a is 0, as torch."""
+    if not isinstance(a, Tensor):
+        return None
+    return g * sign(a) * sign(COPYSIGN(a, b))
 
 
 def _pick_grad(g, a, b, take_a):

@@ -256,8 +256,8 @@ def _indexed_shape(shape, indices, key) -> tuple:
     view = np.broadcast_to(np.empty((), np.bool_), shape)[_basic_key(basic)]
     if not advanced:
         return view.shape
-    outcomes = []
-    for count in (1, 2):  # masks with 1 and with 2 true entries: the dims that differ vary
+    outcomes, error = [], None
+    for count in (0, 1, 2):  # masks with 0, 1 and 2 true entries: the dims that vary are -1
         arrays = []
         for index_shape, dtype in indices:
             if dtype is dtypes.bool:
@@ -268,12 +268,14 @@ def _indexed_shape(shape, indices, key) -> tuple:
                 arrays.append(np.zeros(index_shape, np.int64))
         try:
             outcomes.append(view[_advanced_key(advanced, arrays, view.shape, check=False)].shape)
-        except IndexError as error:
-            if not outcomes:
-                raise IndexError(str(error).replace("arrays", "tensors")) from None
-    if len(outcomes) == 1 or not any(i[1] is dtypes.bool for i in indices):
-        return outcomes[0]
-    return tuple(a if a == b else -1 for a, b in zip(*outcomes))
+        except IndexError as caught:
+            error = caught
+        if not any(i[1] is dtypes.bool for i in indices):
+            break
+    if not outcomes:
+        raise IndexError(str(error).replace("arrays", "tensors"))
+    return tuple(a if all(o[i] == a for o in outcomes) else -1
+                 for i, a in enumerate(outcomes[0]))
 
 
 def _write(xp, target, values, arrays, key, accumulate: bool) -> None:
@@ -299,6 +301,11 @@ def _index_kernel(xp, x, *indices, key):
     return _select(x, indices, key)
 
 
+def _advanced_index_kernel(xp, x, *indices, key):
+    # NumPy may lay out a gathered result in another order; torch's is row-major.
+    return xp.asarray(_select(x, indices, key), order="C")  # (ascontiguousarray makes 0-d 1-d)
+
+
 def _take_back(g, indices, key, shape):
     """The vjp of indexing: g scattered (added) into zeros of the input's shape."""
     from .creation import zeros
@@ -312,7 +319,7 @@ BASIC_INDEX = define(
     vjp=lambda node, g: (_take_back(g, (), node.attrs["key"], node.input_meta[0][0]),),
     family="indexing", save_inputs=False, view=True)
 INDEX = define(
-    "index", meta=_index_meta, kernel=_index_kernel,
+    "index", meta=_index_meta, kernel=_advanced_index_kernel,
     vjp=lambda node, g: (_take_back(g, node.inputs[1:], node.attrs["key"],
                                     node.input_meta[0][0]),) + (None,) * (len(node.inputs) - 1),
     family="indexing")

@@ -61,10 +61,15 @@ def _reshape_meta(x, shape):
     return Spec(infer_shape(tuple(shape), math.prod(x.shape), "reshape"), x.dtype)
 
 
+def _reshape_kernel(xp, x, shape):
+    # reshape() sends here only what cannot be a view: the result is always a fresh copy.
+    return xp.reshape(xp.array(x, copy=True, order="C"), shape)
+
+
 RESHAPE = define(
-    "reshape", meta=_reshape_meta, kernel=lambda xp, x, shape: xp.reshape(x, shape),
-    vjp=lambda node, g: (RESHAPE(g, shape=node.input_meta[0][0]),),
-    family="movement", save_inputs=False, view=True, eager_check=True)
+    "reshape", meta=_reshape_meta, kernel=_reshape_kernel,
+    vjp=lambda node, g: (reshape(g, node.input_meta[0][0]),),
+    family="movement", save_inputs=False, eager_check=True)
 
 
 def _view_kernel(xp, x, shape):
@@ -78,7 +83,7 @@ def _view_kernel(xp, x, shape):
 
 
 VIEW = define("view", meta=_reshape_meta, kernel=_view_kernel,
-              vjp=lambda node, g: (RESHAPE(g, shape=node.input_meta[0][0]),),
+              vjp=lambda node, g: (reshape(g, node.input_meta[0][0]),),
               family="movement", save_inputs=False, view=True, eager_check=True)
 
 
@@ -302,10 +307,21 @@ CAST = define(
 
 # ----- public functions ----------------------------------------------------------------------
 def reshape(input, *shape):
+    """A view when the strides allow one (as torch), else a copy."""
     shape = infer_shape(_shape_arg(shape), input.numel(), "reshape")
-    if shape == tuple(input.shape):
+    if _viewable(input._data, shape):
         return VIEW(input, shape=shape)
     return RESHAPE(input, shape=shape)
+
+
+def _viewable(data, shape) -> bool:
+    if data.flags.c_contiguous or tuple(data.shape) == shape:
+        return True
+    try:
+        np.reshape(data, shape, copy=False)
+    except ValueError:
+        return False
+    return True
 
 
 def view(input, *shape):

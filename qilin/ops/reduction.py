@@ -330,8 +330,9 @@ def _extreme(name, input, dim, keepdim, other):
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{name}(): dim must be an int, got {type(dim).__name__} {dim!r}")
     axis = _normalize_dim(int(dim), input.ndim, name)
+    searched = input.to(dtypes.uint8) if input.dtype is dtypes.bool else input  # argmax: no bool
     indices = (ARGMAX if name == "max" else ARGMIN)(
-        input, dim=normalize_dims(axis, input.ndim), keepdim=True)
+        searched, dim=normalize_dims(axis, input.ndim), keepdim=True)
     return values_at(name, input, axis, indices, keepdim)
 
 

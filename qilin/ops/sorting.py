@@ -122,7 +122,7 @@ UNIQUE = define("unique", meta=_unique_meta, kernel=_unique_kernel, vjp=None, fa
 def _unique_consecutive_kernel(xp, x, dim):
     source = x.reshape(-1) if dim is None else xp.moveaxis(x, dim, 0)
     size = source.shape[0]
-    rows = source.reshape(size, -1)
+    rows = source.reshape(size, int(np.prod(source.shape[1:])))
     starts = xp.ones(size, dtype=bool)
     if size > 1:
         starts[1:] = (rows[1:] != rows[:-1]).any(axis=1) if rows.shape[1] else False

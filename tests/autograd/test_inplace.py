@@ -404,3 +404,15 @@ def test_view_written_in_place_then_base_used_twice():
         return a.grad
 
     parity(run)
+
+
+def test_writing_into_a_detached_view_leaves_history_alone():
+    def run(lib):
+        w = random(lib, (2, 3))
+        h = w * 2
+        h[0].detach().zero_()  # values change, the graph does not
+        w[1].detach().mul_(0.5)
+        (h * 3).sum().backward()
+        return h, w, w.grad, w._version
+
+    parity(run)

@@ -516,3 +516,26 @@ def test_matrix_rank_and_lstsq_extras_match_torch():
     np.testing.assert_allclose(ours.singular_values.numpy(), np.linalg.svd(a, compute_uv=False))
     default = qilin.linalg.lstsq(qilin.tensor(a), qilin.tensor(b))
     assert tuple(default.residuals.shape) == (0,) and tuple(default.singular_values.shape) == (0,)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is the parity oracle")
+@pytest.mark.parametrize("function", [
+    lambda lib, a: lib.linalg.cholesky(a),
+    lambda lib, a: tuple(lib.linalg.eigh(a))[0],
+    lambda lib, a: lib.linalg.eigvalsh(a, UPLO="U"),
+], ids=["cholesky", "eigh", "eigvalsh"])
+def test_gradient_with_respect_to_the_symmetric_matrix_itself(function):
+    """These read one triangle; like torch, the gradient is the symmetric one (which the specs
+    above cannot see, since their inputs pass through a @ a.T or a + a.T first)."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((4, 4))
+    a = a @ a.T + 4 * np.eye(4)
+    cotangent = rng.standard_normal((4, 4))
+    grads = []
+    for lib in (qilin, torch):
+        leaf = lib.tensor(a, requires_grad=True)
+        out = function(lib, leaf)
+        weights = lib.tensor(cotangent if out.ndim == 2 else cotangent[0])
+        (grad,) = lib.autograd.grad((out * weights).sum(), [leaf])
+        grads.append(grad.detach().numpy())
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-10, rtol=1e-8)
