@@ -23,6 +23,7 @@ from .ops.movement import channels_last, contiguous_format, memory_format, prese
 from .ops.indexing import *
 from .ops.linalg import *
 from .ops.sorting import *
+from .ops.composite import *
 from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
                      manual_seed, multinomial, normal, poisson, rand, rand_like, randint,
                      randint_like, randn, randn_like, randperm, seed, set_rng_state)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import dtypes
 from .autograd import grad_mode, views
-from .autograd.graph import Node, edge_of
+from .autograd.graph import Node, edge_of, set_history
 from .device import CPU
 from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, _wrap
@@ -152,7 +152,7 @@ def inplace(target: Tensor, compute, name: str) -> Tensor:
                 "a view of a leaf Variable that requires grad is being used in an in-place "
                 f"operation. (in {name}_ at {user_location()}; wrap parameter updates in "
                 "qilin.no_grad())")
-        views.refresh(target)  # the root may have been written since this view was made
+        views.before_write(target)  # the root may have been written since this view was made
     result = compute()
     if result._data.shape != target._data.shape:
         raise RuntimeError(
@@ -170,9 +170,9 @@ def inplace(target: Tensor, compute, name: str) -> Tensor:
         if views.write_back(target, result):
             return target
     if recording and node is not None:
-        target._node, target._out_index, target._requires_grad = node, result._out_index, True
+        set_history(target, node, result._out_index)
     elif recording and target._node is not None:
-        target._node, target._requires_grad = None, False  # overwritten by a constant
+        views.overwrite(target, name)  # constants now: the history passes on zeros, as in torch
     return target
 
 

@@ -15,7 +15,7 @@ from . import dtypes
 from . import random as _random
 from .device import Device, resolve
 from .dispatch import apply, inplace, write_into
-from .ops import creation, elementwise, indexing, linalg, movement, reduction, sorting
+from .ops import composite, creation, elementwise, indexing, linalg, movement, reduction, sorting
 from .ops.movement import CAST
 from .tensor import Tensor, _wrap
 
@@ -31,6 +31,7 @@ _SAME_NAME = {
     indexing: [n for n in indexing.__all__ if n not in ("getitem", "setitem", "ReturnTypes")],
     linalg: [n for n in linalg.__all__ if n not in ("einsum", "chain_matmul")],
     sorting: sorting.__all__,
+    composite: composite.__all__,
 }
 
 # In-place variants `x.add_(y)`: computed out of place, written into x's memory.
@@ -46,7 +47,7 @@ _INPLACE = [
     "hypot", "xlogy", "copysign", "deg2rad", "rad2deg", "tril", "triu", "maximum", "minimum",
     "subtract", "multiply", "divide", "true_divide", "negative", "absolute", "arcsin", "arccos",
     "arctan", "arctan2", "fix", "sgn", "addmm", "baddbmm", "addmv", "addbmm",
-    "eq", "ne", "lt", "le", "gt", "ge",
+    "eq", "ne", "lt", "le", "gt", "ge", "addcmul", "addcdiv", "logit", "sinc", "heaviside",
 ]
 
 
@@ -236,7 +237,11 @@ def _copy_(self, src, non_blocking=False):
 
     from .autograd import grad_mode
 
-    if not grad_mode.state.enabled or not src._requires_grad:
+    # Fast path: nothing to record. Otherwise even a constant source changes the history of
+    # self (or of the tensor self is a view of), as in torch.
+    base = self._base
+    if not grad_mode.state.enabled or not (src._requires_grad or self._requires_grad or (
+            base is not None and base._requires_grad)):
         value = compute()
         if self._requires_grad and self._node is None and grad_mode.state.enabled:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "

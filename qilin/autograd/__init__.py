@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from ..tensor import Tensor, _wrap
 from . import graph
-from .anomaly import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
-                      set_detect_anomaly)
-from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
-                        is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .anomaly import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
+from .grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
@@ -47,8 +57,11 @@ def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
     return grads
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate d(tensors)/d(leaf) into each leaf's `.grad`."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into each leaf's `.grad` (only into `inputs`, if given)."""
+    if grad_variables is not None:  # torch's deprecated name for grad_tensors
+        grad_tensors = grad_variables if grad_tensors is None else grad_tensors
     outputs = _as_tuple(tensors)
     grads = _root_grads(outputs, _as_tuple(grad_tensors), create_graph)
     if retain_graph is None:
@@ -79,8 +92,25 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=None, is_grads_batched=False, materialize_grads=False):
-    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated)."""
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
+
+    `inputs` may be a dict of tensors (the result is then a dict with the same keys).
+    is_grads_batched: the first dimension of each grad_output is a batch of vectors, and each
+    result gains that leading dimension (computed one vector at a time).
+    """
+    if isinstance(inputs, dict):
+        keys = list(inputs)
+        values = grad(outputs, [inputs[k] for k in keys], grad_outputs, retain_graph,
+                      create_graph, only_inputs, allow_unused, is_grads_batched,
+                      materialize_grads)
+        return dict(zip(keys, values))
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
+                         "True, but got: allow_unused=False.")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     for index, value in enumerate(inputs):
         if not value._requires_grad:
@@ -104,6 +134,23 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     f"One of the differentiated Tensors (input {index}) appears to not have been "
                     "used in the graph. Set allow_unused=True if this is the desired behavior.")
     return tuple(result)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads) -> tuple:
+    from ..ops.movement import stack
+
+    batches = _as_tuple(grad_outputs)
+    if not batches:
+        raise RuntimeError("is_grads_batched=True needs grad_outputs with a leading batch "
+                           "dimension")
+    size = batches[0].shape[0]
+    rows = []
+    for k in range(size):
+        keep = True if k < size - 1 else retain_graph
+        rows.append(grad(outputs, inputs, [b[k] for b in batches], keep, create_graph,
+                         allow_unused=allow_unused, materialize_grads=materialize_grads))
+    return tuple(None if row[0] is None else stack(list(row)) for row in zip(*rows))
 
 
 from . import functional  # noqa: E402

@@ -13,7 +13,7 @@ import weakref
 
 from ..tensor import Tensor, _wrap
 from . import grad_mode
-from .graph import _FREED, Node, _stale_error, _zeros, edge_of
+from .graph import _FREED, Node, _stale_error, _zeros, edge_of, set_history
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -52,8 +52,8 @@ class FunctionCtx:
         for value in tensors:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
-                    f"save_for_backward can only save variables, but argument {tensors.index(value)}"
-                    f" is of type {type(value).__name__}")
+                    "save_for_backward can only save variables, but argument "
+                    f"{tensors.index(value)} is of type {type(value).__name__}")
         self._saved = tensors
 
     def save_for_forward(self, *tensors) -> None:
@@ -259,7 +259,10 @@ def _connect_output(ctx: FunctionCtx, node: FunctionNode, args: tuple, index: in
         carrier._node, carrier._out_index = node, index
         if views.write_back(output, carrier):
             return output
-    output._requires_grad, output._node, output._out_index = True, node, index
+    if dirty:
+        set_history(output, node, index)  # retain_grad follows the in-place write
+    else:
+        output._requires_grad, output._node, output._out_index = True, node, index
     return output
 
 

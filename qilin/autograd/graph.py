@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import weakref
 
-import numpy as np
-
 from ..dtypes import FLOATING_NUMPY
 from ..tensor import Tensor, _wrap
 from . import anomaly, grad_mode
 
-__all__ = ["Node", "AccumulateGrad", "run_backward", "accumulator_of", "RemovableHandle"]
+__all__ = ["Node", "AccumulateGrad", "run_backward", "accumulator_of", "RemovableHandle",
+           "set_history"]
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -275,6 +274,17 @@ def accumulator_of(tensor: Tensor) -> AccumulateGrad:
     return found
 
 
+def set_history(tensor: Tensor, node, index: int) -> None:
+    """Give `tensor` a new producer after an in-place write. As in torch, retain_grad moves to
+    the new producer, while hooks registered earlier stay with the old one."""
+    old_node, old_index = tensor._node, tensor._out_index
+    tensor._node, tensor._out_index, tensor._requires_grad = node, index, True
+    if tensor._retains_grad:
+        if old_node is not None and getattr(old_node, "_retained", None):
+            old_node._retained.pop(old_index, None)
+        node.add_retain_grad(tensor)
+
+
 def edge_of(tensor: Tensor):
     """The (node, output index) that a gradient for `tensor` flows into."""
     if tensor._base is not None and getattr(tensor, "_view", None) is not None:
@@ -459,7 +469,11 @@ def _stale_error(value: Tensor, node: Node, version: int) -> RuntimeError:
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: [{_type_name(data)} {list(data.shape)}]{which}, is at version "
         f"{value._version}; expected version {version} instead (it is an input of "
-        f"{node.name()}).{where or ' Hint: enable anomaly detection to find the forward line that saved it, with qilin.autograd.set_detect_anomaly(True).'}")
+        f"{node.name()}).{where or _ANOMALY_HINT}")
+
+
+_ANOMALY_HINT = (" Hint: enable anomaly detection to find the forward line that saved it, with "
+                 "qilin.autograd.set_detect_anomaly(True).")
 
 
 class _StaleInput(Tensor):
@@ -469,7 +483,7 @@ class _StaleInput(Tensor):
     __slots__ = ("_source", "_saved_by", "_saved_version")
 
     @classmethod
-    def of(cls, value: Tensor, node: Node, version: int) -> "_StaleInput":
+    def of(cls, value: Tensor, node: Node, version: int) -> _StaleInput:
         stale = object.__new__(cls)
         for name in Tensor.__slots__:
             if name not in ("_data", "__weakref__") and hasattr(value, name):

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import grad_mode
-from .graph import Node, edge_of
+from .graph import Node, edge_of, set_history
 
-__all__ = ["write_back", "refresh", "replay"]
+__all__ = ["write_back", "before_write", "refresh", "replay", "overwrite"]
 
 
 def replay(chain: tuple, tensor: Tensor) -> Tensor:
@@ -27,11 +27,6 @@ def replay(chain: tuple, tensor: Tensor) -> Tensor:
         if index is not None:
             tensor = tensor[index]
     return tensor
-
-
-def _chain_of(view: Tensor):
-    recorded = getattr(view, "_view", None)  # unset on tensors that were never views
-    return recorded[0] if recorded is not None else None
 
 
 def _same_memory(a: Tensor, b: Tensor) -> bool:
@@ -63,35 +58,52 @@ class _CopySlices:
 COPY_SLICES = _CopySlices()
 
 
+class _Overwritten:
+    """Stands in for an op record on the node of a tensor overwritten with constants
+    (`y.zero_()`, `y.fill_(1)`): as in torch it stays in the graph, and its history gets zeros."""
+
+    name = "overwrite"
+    save_inputs = False
+    save_outputs = False
+    nondiff_outputs = frozenset()
+
+    def __init__(self, name: str):
+        self.backward_name = "".join(part.title() for part in name.split("_")) + "Backward0"
+
+    @staticmethod
+    def vjp(node, grad):
+        from ..ops.creation import zeros_like
+
+        return (zeros_like(grad),)
+
+
+def overwrite(target: Tensor, name: str) -> None:
+    """`target`, which had a history, now holds values that do not depend on anything."""
+    meta = ((target._data.shape, target._data.dtype),)
+    node = Node(_Overwritten(name), {}, (target,), (edge_of(target),), (True,), meta,
+                target._device)
+    node.save_outputs((target,))
+    set_history(target, node, 0)
+
+
 def write_back(view: Tensor, result: Tensor) -> bool:
     """Record that `result` was written into `view`; False if `view` shares no memory with its
     root after all (a reshape that had to copy), so the caller treats it as an ordinary tensor."""
     root = view._base
-    chain = _chain_of(view)
-    if chain is None:
-        raise RuntimeError(
-            "in-place operation on a tensor that shares memory with a tensor that requires grad, "
-            "but whose relation to it is unknown (e.g. made by detach()); apply the op out of "
-            "place, or to the base tensor")
+    chain = view._view[0]  # the dispatcher sends only views that know their chain
     with grad_mode.no_grad():
         region = replay(chain, root)
         if not _same_memory(region, view):
             return False
         keep = _keep_mask(chain, root)
-    for op, _, _, index in chain:
-        if index is not None:
-            raise RuntimeError(
-                f"Output {index} of {op.name} is a view and is being modified inplace. This view "
-                "is the output of a function that returns multiple views. Such functions do not "
-                "allow the output views to be modified inplace. You should replace the inplace "
-                "operation by an out-of-place one.")
+    _refuse_multi_output(chain)
     needs = (root._requires_grad, result._requires_grad)
     edges = tuple(edge_of(t) if need else None for t, need in zip((root, result), needs))
     meta = tuple((t._data.shape, t._data.dtype) for t in (root, result))
     node = Node(COPY_SLICES, {"keep": keep, "chain": chain}, (root, result), edges, needs, meta,
                 root._device)
     node.save_outputs((root,))
-    root._node, root._out_index, root._requires_grad = node, 0, True
+    set_history(root, node, 0)
     _rederive(view, chain)
     return True
 
@@ -107,9 +119,25 @@ def _keep_mask(chain: tuple, root: Tensor) -> Tensor:
 def _rederive(view: Tensor, chain: tuple) -> None:
     with grad_mode.enable_grad():
         fresh = replay(chain, view._base)
-    view._node, view._out_index = fresh._node, fresh._out_index
-    view._requires_grad = fresh._requires_grad
+    if fresh._node is not None:
+        set_history(view, fresh._node, fresh._out_index)
     view._view = (chain, view._version)
+
+
+def _refuse_multi_output(chain: tuple) -> None:
+    for op, _, _, index in chain:
+        if index is not None:
+            raise RuntimeError(
+                f"Output {index} of {op.name} is a view and is being modified inplace. This view "
+                "is the output of a function that returns multiple views. Such functions do not "
+                "allow the output views to be modified inplace. You should replace the inplace "
+                "operation by an out-of-place one.")
+
+
+def before_write(view: Tensor) -> None:
+    """Checks and refresh before an in-place write into a view whose root requires grad."""
+    _refuse_multi_output(view._view[0])
+    refresh(view)
 
 
 def refresh(view: Tensor) -> None:

@@ -135,7 +135,7 @@ def _is_integral(value) -> bool:
 def _power(xp, a, b):
     if not (_is_integral(a) and _is_integral(b)):
         return xp.power(a, b)
-    if getattr(a, "dtype", None) == bool and getattr(b, "dtype", None) == bool:
+    if _is_bool(a) and _is_bool(b):
         return xp.logical_or(a, xp.logical_not(b))  # x**0 = 1, x**1 = x
     if not isinstance(b, xp.ndarray):  # a scalar: negative ones were refused before the cast
         return xp.power(a, b)
@@ -164,10 +164,11 @@ def _is_bool(value) -> bool:
 
 
 def _refuse_bool_subtraction(a, b) -> None:
-    if _is_bool(a) and _is_bool(b):
+    a_is_bool, b_is_bool = _is_bool(a), _is_bool(b)
+    if a_is_bool and b_is_bool:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
-    if _is_bool(a) or _is_bool(b):
+    if a_is_bool or b_is_bool:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
@@ -201,8 +202,6 @@ ADD = binary("add", lambda xp, a, b: xp.add(a, b), lambda g, a, b, out: (g, g), 
              c="({0} + {1})")
 SUB = binary("sub", lambda xp, a, b: xp.subtract(a, b), lambda g, a, b, out: (g, -g), save=None,
              c="({0} - {1})")
-
-
 SUB.kernel = _checked_first(SUB.kernel, _refuse_bool_subtraction)
 MUL = binary("mul", lambda xp, a, b: xp.multiply(a, b), lambda g, a, b, out: (g * b, g * a),
              c="({0} * {1})")
@@ -279,11 +278,12 @@ def _clamp_kernel(xp, x, min=None, max=None):
     dtype = dtypes.result_type(x, *(v for v in (min, max) if v is not None)).numpy
     if x.dtype != dtype:
         x = x.astype(dtype)
-    if min is not None and max is not None:
-        return xp.minimum(xp.maximum(x, min), max)
+    # Bounds in the tensor's dtype, as torch (a bound out of an integer type's range raises).
     if min is not None:
-        return xp.maximum(x, min)
-    return xp.minimum(x, max)
+        x = xp.maximum(x, dtype.type(min))
+    if max is not None:
+        x = xp.minimum(x, dtype.type(max))
+    return x
 
 
 def _clamp_meta(x, min=None, max=None):
@@ -384,7 +384,7 @@ def _copysign_grad(g, a, b):
 
 
 def _pick_grad(g, a, b, take_a):
-    """Gradient of fmax/fmin: all of it to `a` where `take_a` (ties included, as torch), else `b`."""
+    """Gradient of fmax/fmin: all to `a` where `take_a` (ties included, as torch), else to `b`."""
     zero = g * 0
     return where(take_a, g, zero), where(take_a, zero, g)
 

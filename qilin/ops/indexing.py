@@ -382,7 +382,9 @@ def setitem(tensor: Tensor, key, value) -> None:
         from .creation import tensor as make
 
         value = make(value, dtype=tensor.dtype, device=tensor.device)
-    if grad_mode.state.enabled and (tensor._requires_grad or value._requires_grad):
+    base = tensor._base
+    if grad_mode.state.enabled and (tensor._requires_grad or value._requires_grad or (
+            base is not None and base._requires_grad)):
         apply_inplace(tensor, INDEX_PUT, (tensor, value, *indices),
                       {"key": key, "accumulate": False})
         return

@@ -237,6 +237,7 @@ def _cat_vjp(node, g):
 CAT = define("cat", meta=_cat_meta, kernel=_cat_kernel, vjp=_cat_vjp, family="movement",
              save_inputs=False, eager_check=True)
 
+
 def _flip_meta(x, dims):
     for dim in dims:
         if dims.count(dim) > 1:
@@ -255,6 +256,8 @@ ROLL = define(
     vjp=lambda node, g: (ROLL(g, shifts=tuple(-s for s in node.attrs["shifts"]),
                               dims=node.attrs["dims"]),),
     family="movement", save_inputs=False)
+
+
 def _copy_kernel(xp, x, order="K"):
     # "K" keeps the input's layout (torch's preserve_format), but an expanded input (a stride
     # of 0) is copied row-major, as torch does; "C" is always row-major.

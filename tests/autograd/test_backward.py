@@ -326,3 +326,41 @@ def test_integer_tensor_cannot_require_grad():
         lib.tensor([1, 2]).requires_grad_()
 
     raises_both(run, RuntimeError, "floating point")
+
+
+def test_autograd_grad_batched_grad_outputs():
+    def run(lib):
+        x = random(lib, (3,))
+        y = x * x.sin()
+        eye = lib.eye(3, dtype=lib.float64)
+        return lib.autograd.grad(y, x, eye, is_grads_batched=True)
+
+    parity(run)
+
+
+def test_autograd_grad_with_dict_inputs():
+    def run(lib):
+        a, b = random(lib, (2,), 0), random(lib, (2,), 1)
+        result = lib.autograd.grad((a * b.exp()).sum(), {"a": a, "b": b})
+        return result
+
+    parity(run)
+
+
+def test_materialize_grads_with_allow_unused_false_raises():
+    def run(lib):
+        x = random(lib, (2,))
+        lib.autograd.grad((x * 2).sum(), x, allow_unused=False, materialize_grads=True)
+
+    raises_both(run, ValueError, "Expected allow_unused to be True or not passed")
+
+
+def test_grad_signature_positional_order_matches_torch():
+    import inspect
+
+    import qilin
+
+    for name in ("grad", "backward"):
+        mine = list(inspect.signature(getattr(qilin.autograd, name)).parameters)
+        theirs = list(inspect.signature(getattr(torch.autograd, name)).parameters)
+        assert mine == theirs, name

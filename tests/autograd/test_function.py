@@ -4,7 +4,7 @@ import pytest
 
 import qilin
 
-from .oracle import parity, random, torch, values
+from .oracle import parity, random, torch
 
 
 def _functions(lib):

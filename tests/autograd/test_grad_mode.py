@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+import qilin
+
 from .oracle import parity, random, torch
 
 
@@ -156,29 +158,29 @@ def test_autograd_namespace_aliases():
     parity(run)
 
 
-def test_grad_mode_is_per_thread():
-    for lib in (torch, __import__("qilin")):
-        seen = {}
-        barrier = threading.Barrier(2)
+@pytest.mark.parametrize("lib", [torch, qilin], ids=["torch", "qilin"])
+def test_grad_mode_is_per_thread(lib):
+    seen = {}
+    barrier = threading.Barrier(2)
 
-        def worker():
-            seen["start"] = lib.is_grad_enabled()
-            barrier.wait()
-            with lib.no_grad():
-                barrier.wait()
-                seen["inside"] = lib.is_grad_enabled()
-                barrier.wait()
-
-        thread = threading.Thread(target=worker)
-        thread.start()
+    def worker():
+        seen["start"] = lib.is_grad_enabled()
+        barrier.wait()
         with lib.no_grad():
-            barrier.wait()  # the worker starts while we are in no_grad
-            barrier.wait()  # the worker is in no_grad: our state is ours
-            assert not lib.is_grad_enabled()
             barrier.wait()
-        thread.join()
-        assert lib.is_grad_enabled()
-        assert seen == {"start": True, "inside": False}
+            seen["inside"] = lib.is_grad_enabled()
+            barrier.wait()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    with lib.no_grad():
+        barrier.wait()  # the worker starts while we are in no_grad
+        barrier.wait()  # the worker is in no_grad: our state is ours
+        assert not lib.is_grad_enabled()
+        barrier.wait()
+    thread.join()
+    assert lib.is_grad_enabled()
+    assert seen == {"start": True, "inside": False}
 
 
 def test_results_have_no_graph_under_no_grad_even_from_graph_inputs():

@@ -409,10 +409,67 @@ def test_view_written_in_place_then_base_used_twice():
 def test_writing_into_a_detached_view_leaves_history_alone():
     def run(lib):
         w = random(lib, (2, 3))
-        h = w * 2
+        h = w + 2  # add saves nothing, so the writes below make nothing stale
         h[0].detach().zero_()  # values change, the graph does not
         w[1].detach().mul_(0.5)
-        (h * 3).sum().backward()
+        (h + 3).sum().backward()
         return h, w, w.grad, w._version
+
+    parity(run)
+
+
+def test_retain_grad_follows_in_place_but_hooks_stay():
+    def run(lib):
+        x = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        seen = []
+        y.register_hook(lambda g: seen.append(g.clone()))
+        y.mul_(3)
+        (y * y).sum().backward()
+        return y.grad, x.grad, seen
+
+    parity(run)
+
+
+@pytest.mark.parametrize("form", ["copy_", "fill_", "zero_", "masked_fill_", "setitem"])
+def test_overwriting_with_constants_cuts_the_history(form):
+    def run(lib):
+        a = random(lib, (2, 3))
+        x = a * 2
+        y = a + 1  # saves nothing (exp would save its output, which torch then refuses)
+        for tensor in (x, y[1]):  # a whole tensor, and a view
+            if form == "copy_":
+                tensor.copy_(lib.ones(tuple(tensor.shape), dtype=lib.float64))
+            elif form == "fill_":
+                tensor.fill_(3.0)
+            elif form == "zero_":
+                tensor.zero_()
+            elif form == "masked_fill_":
+                tensor.masked_fill_(tensor.detach() > 0, 0.5)
+            else:
+                tensor[...] = 2.0
+        (x * 3 + y * y).sum().backward()
+        return x, y, a.grad
+
+    parity(run)
+
+
+@pytest.mark.parametrize("form", ["zero_", "fill_", "copy_", "setitem"])
+def test_non_leaf_overwritten_by_constant_stays_in_the_graph(form):
+    def run(lib):
+        x = random(lib, (3,))
+        y = x * 2
+        if form == "zero_":
+            y.zero_()
+        elif form == "fill_":
+            y.fill_(5.0)
+        elif form == "copy_":
+            y.copy_(lib.ones(3, dtype=lib.float64))
+        else:
+            y[...] = 5.0
+        flags = (y.requires_grad, y.is_leaf)
+        (y * 3).sum().backward()
+        return flags, y, x.grad
 
     parity(run)
