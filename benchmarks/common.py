@@ -6,8 +6,9 @@ import statistics
 import time
 
 
-def median_seconds(function, *, repeat: int = 7, number: int | None = None,
-                   budget: float = 0.2) -> float:
+def median_seconds(
+    function, *, repeat: int = 7, number: int | None = None, budget: float = 0.2
+) -> float:
     """Median over `repeat` runs of the mean time per call (calls per run chosen to fill budget)."""
     function()
     if number is None:
@@ -50,4 +51,6 @@ def peak_resident_bytes() -> int:
 def table(title: str, header: tuple, rows: list) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
-    return "\n".join([title, line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+    return "\n".join(
+        [title, line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from common import median_seconds, table
 
 import qilin
-
-from common import median_seconds, table
 
 torch.set_num_threads(1)
 
@@ -45,10 +44,22 @@ def main() -> None:
                 times["qilin"].append(median_seconds(ours[name]))
                 times["torch"].append(median_seconds(theirs[name]))
             q, t = min(times["qilin"]), min(times["torch"])
-            rows.append((name, "yes" if requires_grad else "no", f"{q * 1e6:.2f}", f"{t * 1e6:.2f}",
-                         f"{q / t:.2f}"))
-    print(table("eager per-op time (µs per call, median)",
-                ("op", "grad", "qilin", "torch", "ratio"), rows))
+            rows.append(
+                (
+                    name,
+                    "yes" if requires_grad else "no",
+                    f"{q * 1e6:.2f}",
+                    f"{t * 1e6:.2f}",
+                    f"{q / t:.2f}",
+                )
+            )
+    print(
+        table(
+            "eager per-op time (µs per call, median)",
+            ("op", "grad", "qilin", "torch", "ratio"),
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from common import median_seconds, peak_resident_bytes, reset_peak, resident_bytes, table
 
 WIDTHS = (784, 512, 512, 256, 10)
@@ -22,15 +21,18 @@ WIDTHS = (784, 512, 512, 256, 10)
 
 def weights():
     rng = np.random.default_rng(0)
-    return [((rng.standard_normal((i, o)) / np.sqrt(i)).astype(np.float32),
-             np.zeros(o, np.float32)) for i, o in zip(WIDTHS, WIDTHS[1:])]
+    return [
+        ((rng.standard_normal((i, o)) / np.sqrt(i)).astype(np.float32), np.zeros(o, np.float32))
+        for i, o in zip(WIDTHS, WIDTHS[1:])
+    ]
 
 
 def make_step(lib, batch: int):
     rng = np.random.default_rng(1)
     x = lib.tensor(rng.standard_normal((batch, WIDTHS[0])).astype(np.float32))
-    params = [(lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True))
-              for w, b in weights()]
+    params = [
+        (lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)) for w, b in weights()
+    ]
 
     def step():
         h = x
@@ -71,8 +73,9 @@ def measure_memory(name: str, batch: int) -> int:
 
 
 def main() -> None:
-    import qilin
     import torch
+
+    import qilin
 
     rows = []
     for batch in (1, 256):
@@ -86,16 +89,31 @@ def main() -> None:
         memory = {}
         for name in steps:
             output = subprocess.run(
-                [sys.executable, __file__, "--memory", name, str(batch)], capture_output=True,
-                text=True, check=True).stdout
+                [sys.executable, __file__, "--memory", name, str(batch)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             memory[name] = json.loads(output)
         q, t = min(times["qilin"]), min(times["torch"])
-        rows.append((batch, f"{q * 1e3:.3f}", f"{t * 1e3:.3f}", f"{q / t:.2f}",
-                     f"{memory['qilin'] / 2**20:.1f}", f"{memory['torch'] / 2**20:.1f}",
-                     f"{memory['qilin'] / max(memory['torch'], 1):.2f}"))
-    print(table(f"MLP {WIDTHS} forward+backward (float32)",
-                ("batch", "qilin ms", "torch ms", "ratio", "qilin MiB", "torch MiB", "mem ratio"),
-                rows))
+        rows.append(
+            (
+                batch,
+                f"{q * 1e3:.3f}",
+                f"{t * 1e3:.3f}",
+                f"{q / t:.2f}",
+                f"{memory['qilin'] / 2**20:.1f}",
+                f"{memory['torch'] / 2**20:.1f}",
+                f"{memory['qilin'] / max(memory['torch'], 1):.2f}",
+            )
+        )
+    print(
+        table(
+            f"MLP {WIDTHS} forward+backward (float32)",
+            ("batch", "qilin ms", "torch ms", "ratio", "qilin MiB", "torch MiB", "mem ratio"),
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

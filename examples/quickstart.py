@@ -56,7 +56,7 @@ def main() -> None:
         order = torch.randperm(len(y_train))
         total = 0.0
         for begin in range(0, len(order), batch_size):
-            batch = order[begin:begin + batch_size]
+            batch = order[begin : begin + batch_size]
             loss = cross_entropy(logits(x_train[batch]), y_train[batch])
             for p in parameters:
                 p.grad = None
@@ -69,8 +69,10 @@ def main() -> None:
         if epoch % 10 == 0 or epoch == 1:
             with torch.no_grad():
                 accuracy = (logits(x_test).argmax(1) == y_test).float().mean().item()
-            print(f"epoch {epoch:3d}  loss {total / len(order):.4f}  test accuracy {accuracy:.1%}"
-                  f"  ({time.perf_counter() - start:.1f}s)")
+            print(
+                f"epoch {epoch:3d}  loss {total / len(order):.4f}  test accuracy {accuracy:.1%}"
+                f"  ({time.perf_counter() - start:.1f}s)"
+            )
     print(f"final test accuracy: {accuracy:.1%}")
 
 

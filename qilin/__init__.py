@@ -5,31 +5,75 @@
 The facade below lists what `qilin.X` holds; each name is defined once, in the module named.
 """
 
-from . import dtypes
-from .dtypes import (DType, bfloat16, bool, double, finfo, float, float16, float32, float64,
-                     get_default_dtype, half, iinfo, int, int8, int16, int32, int64, long,
-                     promote_types, result_type, can_cast, set_default_dtype, short, uint8)
+from . import autograd, dtypes, linalg, random
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .device import Device, device
-from .tensor import Size, Tensor, is_tensor
-from .autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
-                       is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled, no_grad,
-                       set_grad_enabled)
-from . import autograd
+from .dtypes import (
+    DType,
+    bfloat16,
+    bool,
+    can_cast,
+    double,
+    finfo,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    iinfo,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from .ops.composite import *
 from .ops.creation import *
 from .ops.elementwise import *
-from .ops.reduction import *
-from .ops.movement import *
-from .ops.movement import channels_last, contiguous_format, memory_format, preserve_format
 from .ops.indexing import *
 from .ops.linalg import *
+from .ops.movement import *
+from .ops.movement import channels_last, contiguous_format, memory_format, preserve_format
+from .ops.reduction import *
 from .ops.sorting import *
-from .ops.composite import *
-from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
-                     manual_seed, multinomial, normal, poisson, rand, rand_like, randint,
-                     randint_like, randn, randn_like, randperm, seed, set_rng_state)
 from .printing import set_printoptions
-from . import linalg
-from . import random
+from .random import (
+    Generator,
+    bernoulli,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    multinomial,
+    normal,
+    poisson,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    seed,
+    set_rng_state,
+)
+from .tensor import Size, Tensor, is_tensor
 from .tensor_methods import bind as _bind_tensor_methods
 
 _bind_tensor_methods()
@@ -68,8 +112,8 @@ class _Cuda:
         return device_count()
 
     @staticmethod
-    def manual_seed(seed) -> None:
-        manual_seed(seed)
+    def manual_seed(value) -> None:
+        manual_seed(value)
 
     manual_seed_all = manual_seed
 

@@ -15,14 +15,17 @@ _TYPES = ("cpu", "cuda")
 def _bad_string(spec: str) -> RuntimeError:
     return RuntimeError(
         f"Invalid device string: {spec!r}; expected 'cpu', 'cuda' or 'cuda:N' with N a "
-        "non-negative integer")
+        "non-negative integer"
+    )
 
 
 def _parse(spec, index):
     """(type, index) from the forms torch accepts: 'cuda:1', ('cuda', 1), 1, Device."""
     if isinstance(spec, bool) or not isinstance(spec, (str, int)):
-        raise TypeError(f"device(): expected a device string such as 'cpu' or 'cuda:0', a "
-                        f"device index or a Device, got {type(spec).__name__} {spec!r}")
+        raise TypeError(
+            f"device(): expected a device string such as 'cpu' or 'cuda:0', a "
+            f"device index or a Device, got {type(spec).__name__} {spec!r}"
+        )
     if isinstance(spec, int):  # torch.device(1) means the accelerator with that index
         spec, index = "cuda", _check_index(spec, index)
         return spec, index
@@ -30,23 +33,27 @@ def _parse(spec, index):
     if kind not in _TYPES:
         if colon and not kind or kind.strip() != kind:
             raise _bad_string(spec)
-        raise RuntimeError(f"Expected one of {', '.join(_TYPES)} device type at start of device "
-                           f"string: {spec}")
+        raise RuntimeError(
+            f"Expected one of {', '.join(_TYPES)} device type at start of device string: {spec}"
+        )
     if colon:
         # Digits only, no sign, no leading zero (torch rejects 'cuda:01' and 'cuda:-1').
         if not number.isdigit() or not number.isascii() or (number != "0" and number[0] == "0"):
             raise _bad_string(spec)
         if index is not None:
-            raise RuntimeError(f"type (string) must not include an index because index was "
-                               f"passed explicitly: {spec}")
+            raise RuntimeError(
+                f"type (string) must not include an index because index was "
+                f"passed explicitly: {spec}"
+            )
         index = int(number)
     return kind, None if index is None else _check_index(index, None)
 
 
 def _check_index(index, other):
     if other is not None:
-        raise TypeError(f"device(): an integer device already names the index; got index="
-                        f"{other} as well")
+        raise TypeError(
+            f"device(): an integer device already names the index; got index={other} as well"
+        )
     if isinstance(index, bool) or not isinstance(index, int):
         raise TypeError(f"device(): index must be an int, got {type(index).__name__}")
     if index < 0:

@@ -57,7 +57,8 @@ def apply(op, args: tuple, attrs: dict):
     else:
         outputs = result = tuple(
             _wrap(o if type(o) is _ndarray or device is not CPU else np.asarray(o), device)
-            for o in out)
+            for o in out
+        )
     if _verify:
         verify_meta(op, args, attrs, outputs)
     if op.view:
@@ -71,8 +72,10 @@ def apply(op, args: tuple, attrs: dict):
             tensor._version_counter = counter
             tensor._base = root
             if chain is not None:
-                tensor._view = (chain + ((op, args[1:], attrs,
-                                          None if op.num_outputs == 1 else index),), counter[0])
+                tensor._view = (
+                    chain + ((op, args[1:], attrs, None if op.num_outputs == 1 else index),),
+                    counter[0],
+                )
     if needs_grad and _grad_state.enabled and op.vjp is not None:
         _record(op, args, attrs, outputs, device)
     return result
@@ -86,18 +89,21 @@ def set_verify(enabled: bool) -> None:
 
 def verify_meta(op, args: tuple, attrs: dict, outputs: tuple) -> None:
     expected = op.meta(*(_spec(a) for a in args), **attrs)
-    expected = expected if isinstance(expected, tuple) and not hasattr(expected, "shape") else (
-        expected,)
+    expected = (
+        expected if isinstance(expected, tuple) and not hasattr(expected, "shape") else (expected,)
+    )
     if len(expected) != len(outputs):
         raise AssertionError(f"{op.name}: meta gave {len(expected)} outputs, kernel {len(outputs)}")
     for index, (spec, tensor) in enumerate(zip(expected, outputs)):
         shape = tuple(tensor._data.shape)
         same_shape = len(spec.shape) == len(shape) and all(
-            a == b or a == -1 for a, b in zip(spec.shape, shape))
+            a == b or a == -1 for a, b in zip(spec.shape, shape)
+        )
         if not same_shape or spec.dtype is not tensor.dtype:
             raise AssertionError(
                 f"{op.name}: output {index} is {shape} {tensor.dtype.name} but the meta rule says "
-                f"{tuple(spec.shape)} {spec.dtype.name} (attrs {attrs})")
+                f"{tuple(spec.shape)} {spec.dtype.name} (attrs {attrs})"
+            )
 
 
 def _record(op, args: tuple, attrs: dict, outputs: tuple, device) -> None:
@@ -109,8 +115,11 @@ def _record(op, args: tuple, attrs: dict, outputs: tuple, device) -> None:
             if value._requires_grad:
                 producer = value._node
                 # edge_of also re-derives a view written through since it was made (views.py)
-                edges.append((producer, value._out_index)
-                             if producer is not None and value._base is None else edge_of(value))
+                edges.append(
+                    (producer, value._out_index)
+                    if producer is not None and value._base is None
+                    else edge_of(value)
+                )
                 needs.append(True)
                 continue
         else:
@@ -145,23 +154,27 @@ def inplace(target: Tensor, compute, name: str) -> Tensor:
     if recording and target._requires_grad and target._node is None:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation. "
-            f"(in {name}_ at {user_location()}; wrap parameter updates in qilin.no_grad())")
+            f"(in {name}_ at {user_location()}; wrap parameter updates in qilin.no_grad())"
+        )
     if recording and root is not None and root._requires_grad:
         if root._node is None:
             raise RuntimeError(
                 "a view of a leaf Variable that requires grad is being used in an in-place "
                 f"operation. (in {name}_ at {user_location()}; wrap parameter updates in "
-                "qilin.no_grad())")
+                "qilin.no_grad())"
+            )
         views.before_write(target)  # the root may have been written since this view was made
     result = compute()
     if result._data.shape != target._data.shape:
         raise RuntimeError(
             f"{name}_: output with shape {list(target.shape)} doesn't match the broadcast "
-            f"shape {list(result.shape)} (at {user_location()})")
+            f"shape {list(result.shape)} (at {user_location()})"
+        )
     if result._data.dtype != target._data.dtype and not dtypes.can_cast(result.dtype, target.dtype):
         raise RuntimeError(
             f"{name}_: result type {result.dtype.name} can't be cast to the desired output "
-            f"type {target.dtype.name} (at {user_location()})")
+            f"type {target.dtype.name} (at {user_location()})"
+        )
     node = result._node
     if node is not None and node._inputs is not None:
         _snapshot_overwritten(node, target)
@@ -184,8 +197,9 @@ def _snapshot_overwritten(node, target: Tensor) -> None:
     inputs = list(node._inputs)
     versions = list(node._versions)
     for position, value in enumerate(inputs):
-        if value is target or (isinstance(value, Tensor) and counter is not None
-                               and value._version_counter is counter):
+        if value is target or (
+            isinstance(value, Tensor) and counter is not None and value._version_counter is counter
+        ):
             snapshot = _wrap(value._data.copy(), value._device, value._requires_grad)
             snapshot._node, snapshot._out_index = value._node, value._out_index
             inputs[position], versions[position] = snapshot, 0
@@ -203,7 +217,8 @@ def write_into(target: Tensor, data) -> None:
             raise RuntimeError(
                 "unsupported operation: more than one element of the written-to tensor refers to "
                 "a single memory location (it is an expanded view). Please clone() the tensor "
-                f"before performing the operation (at {user_location()})") from None
+                f"before performing the operation (at {user_location()})"
+            ) from None
         raise
     target._bump_version()
 
@@ -229,11 +244,15 @@ def explain_failure(op, args: tuple, attrs: dict, error: Exception) -> Exception
     except (RuntimeError, ValueError, TypeError, IndexError) as meta_error:
         explained = meta_error
     else:
-        kind = type(error) if isinstance(error, (RuntimeError, ValueError, TypeError, IndexError)) \
+        kind = (
+            type(error)
+            if isinstance(error, (RuntimeError, ValueError, TypeError, IndexError))
             else RuntimeError
+        )
         explained = kind(f"{op.name}: {error}")
-    message = f"{explained} (at {user_location()})" if "(at " not in str(explained) else str(
-        explained)
+    message = (
+        f"{explained} (at {user_location()})" if "(at " not in str(explained) else str(explained)
+    )
     result = type(explained)(message)
     result._qilin_explained = True
     return result
@@ -261,4 +280,5 @@ def _common_device(op, args: tuple):
     devices = ", ".join(str(a._device) for a in args if isinstance(a, Tensor))
     raise RuntimeError(
         f"{op.name}: expected all tensors to be on the same device, but found tensors on "
-        f"{devices} (at {user_location()})")
+        f"{devices} (at {user_location()})"
+    )

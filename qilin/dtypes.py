@@ -12,10 +12,32 @@ import ml_dtypes
 import numpy as np
 
 __all__ = [
-    "DType", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
-    "float32", "float64", "half", "float", "double", "short", "int", "long",
-    "get_default_dtype", "set_default_dtype", "promote_types", "result_type", "can_cast",
-    "finfo", "iinfo", "is_floating_point", "to_dtype",
+    "DType",
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "half",
+    "float",
+    "double",
+    "short",
+    "int",
+    "long",
+    "get_default_dtype",
+    "set_default_dtype",
+    "promote_types",
+    "result_type",
+    "can_cast",
+    "finfo",
+    "iinfo",
+    "is_floating_point",
+    "to_dtype",
 ]
 
 _builtin_bool, _builtin_int, _builtin_float = bool, int, float
@@ -175,7 +197,8 @@ def result_type(*operands) -> DType:
     weak scalar.
     """
     key = tuple(
-        (op.dtype, op.ndim == 0) if hasattr(op, "ndim") and not isinstance(op, np.generic)
+        (op.dtype, op.ndim == 0)
+        if hasattr(op, "ndim") and not isinstance(op, np.generic)
         else _scalar_category(op)  # NumPy scalars are weak, like Python numbers (as in torch)
         for op in operands
     )
@@ -250,12 +273,14 @@ class finfo:
         self.min = _builtin_float(info.min)
         self.tiny = self.smallest_normal = _builtin_float(info.tiny)
         # 10**-precision as a Python float (NumPy rounds it to the dtype: 0.0010004 for float16).
-        self.resolution = 10.0 ** -info.precision
+        self.resolution = 10.0**-info.precision
 
     def __repr__(self) -> str:
-        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
-                f"eps={self.eps:g}, smallest_normal={self.tiny:g}, tiny={self.tiny:g}, "
-                f"dtype={self.dtype})")
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.tiny:g}, tiny={self.tiny:g}, "
+            f"dtype={self.dtype})"
+        )
 
 
 class iinfo:

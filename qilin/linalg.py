@@ -32,16 +32,42 @@ from .ops.indexing import ReturnTypes
 from .ops.linalg import matmul
 from .tensor import Tensor
 
-__all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "solve",
-           "solve_triangular", "det", "slogdet", "cholesky", "cholesky_ex", "qr", "svd",
-           "svdvals", "eigh", "eigvalsh", "pinv", "matrix_power", "matrix_rank", "multi_dot",
-           "cross", "vecdot", "lstsq", "cond", "diagonal", "matmul"]
+__all__ = [
+    "LinAlgError",
+    "norm",
+    "vector_norm",
+    "matrix_norm",
+    "inv",
+    "inv_ex",
+    "solve",
+    "solve_triangular",
+    "det",
+    "slogdet",
+    "cholesky",
+    "cholesky_ex",
+    "qr",
+    "svd",
+    "svdvals",
+    "eigh",
+    "eigvalsh",
+    "pinv",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
+    "cross",
+    "vecdot",
+    "lstsq",
+    "cond",
+    "diagonal",
+    "matmul",
+]
 
 
 def _require_float(name: str, x) -> None:
     if not x.dtype.is_floating_point:
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{x.dtype.name}")
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got {x.dtype.name}"
+        )
 
 
 # ----- norms ---------------------------------------------------------------------------------
@@ -72,8 +98,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if dtype is not None:
         A = A.to(dtype)
     if A.ndim < 2:
-        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
-                           "dimensions.")
+        raise RuntimeError(
+            "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
+        )
     _require_float("linalg.matrix_norm", A)
     if len(tuple(dim)) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
@@ -108,8 +135,9 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
         if len(dims) == 2:
             return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
         if isinstance(ord, str):
-            raise RuntimeError(f"linalg.norm: ord '{ord}' is a matrix norm, but dim {dims} names "
-                               "one dimension")
+            raise RuntimeError(
+                f"linalg.norm: ord '{ord}' is a matrix norm, but dim {dims} names one dimension"
+            )
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
@@ -117,8 +145,10 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     if A.ndim == 1 and not isinstance(ord, str):
         return vector_norm(A, ord, None, keepdim, dtype=dtype)
-    raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or "
-                       f"2D. Got {A.ndim}D.")
+    raise RuntimeError(
+        f"linalg.norm: If dim is not specified but ord is, the input must be 1D or "
+        f"2D. Got {A.ndim}D."
+    )
 
 
 def cond(A, p=None):
@@ -145,8 +175,10 @@ def _per_matrix(function, A, info_of):
             results.append(full_like(matrix, math.nan))
             info.append(info_of(matrix))
     shape = tuple(A.shape[:-2])
-    return (movement.stack(results).reshape(tuple(A.shape)),
-            tensor(info, dtype=dtypes.int32, device=A.device).reshape(shape))
+    return (
+        movement.stack(results).reshape(tuple(A.shape)),
+        tensor(info, dtype=dtypes.int32, device=A.device).reshape(shape),
+    )
 
 
 def _info_ok(A):
@@ -205,8 +237,9 @@ def _tolerance(largest, atol, rtol, size: int, dtype):
     from .ops.elementwise import maximum
 
     if rtol is None:
-        positive_atol = atol is not None and bool((atol > 0).all() if isinstance(atol, Tensor)
-                                                  else atol > 0)
+        positive_atol = atol is not None and bool(
+            (atol > 0).all() if isinstance(atol, Tensor) else atol > 0
+        )
         rtol = 0.0 if positive_atol else dtypes.finfo(dtype).eps * size
     tolerance = largest * (rtol.unsqueeze(-1) if isinstance(rtol, Tensor) else rtol)
     if atol is None:
@@ -263,17 +296,23 @@ def lstsq(A, B, rcond=None, *, driver=None):
     check_matrix("linalg.lstsq", A)
     driver = driver or "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
-        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, "
-                           f"gelsd, gelss), got '{driver}'")
+        raise RuntimeError(
+            "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, "
+            f"gelsd, gelss), got '{driver}'"
+        )
     if A.dtype is not B.dtype:
-        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, "
-                           f"but got input's dtype {A.dtype.name} and other's dtype "
-                           f"{B.dtype.name}")
+        raise RuntimeError(
+            f"torch.linalg.lstsq: Expected input and other to have the same dtype, "
+            f"but got input's dtype {A.dtype.name} and other's dtype "
+            f"{B.dtype.name}"
+        )
     vector = B.ndim == A.ndim - 1
     matrix_B = B.unsqueeze(-1) if vector else B
     if matrix_B.ndim < 2 or matrix_B.shape[-2] != A.shape[-2]:
-        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2) "
-                           f"(got A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)})")
+        raise RuntimeError(
+            f"torch.linalg.lstsq: input.size(-2) should match other.size(-2) "
+            f"(got A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)})"
+        )
     m, n = A.shape[-2:]
     rtol = rcond if rcond is not None and rcond > 0 else dtypes.finfo(A.dtype).eps * max(m, n)
     solution = pinv(A, rtol=rtol) @ matrix_B
@@ -284,8 +323,13 @@ def lstsq(A, B, rcond=None, *, driver=None):
         residuals = reduction.sum((A @ solution - matrix_B) ** 2, -2)
         residuals = residuals.squeeze(-1) if vector else residuals
     singular_values = svdvals(A) if driver in ("gelsd", "gelss") else empty
-    return ReturnTypes("linalg_lstsq", solution=solution.squeeze(-1) if vector else solution,
-                       residuals=residuals, rank=rank, singular_values=singular_values)
+    return ReturnTypes(
+        "linalg_lstsq",
+        solution=solution.squeeze(-1) if vector else solution,
+        residuals=residuals,
+        rank=rank,
+        singular_values=singular_values,
+    )
 
 
 # ----- products ------------------------------------------------------------------------------
@@ -293,8 +337,10 @@ def matrix_power(A, n, *, out=None):
     """A^n by repeated squaring; n < 0 inverts A first, n = 0 gives identities."""
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         shape = tuple(A.shape[-2:]) if A.ndim >= 2 else tuple(A.shape)
-        raise RuntimeError("linalg.matrix_power: A must be batches of square matrices, but they "
-                           f"are {' by '.join(str(s) for s in shape)} matrices")
+        raise RuntimeError(
+            "linalg.matrix_power: A must be batches of square matrices, but they "
+            f"are {' by '.join(str(s) for s in shape)} matrices"
+        )
     if not isinstance(n, int):
         raise TypeError(f"matrix_power(): argument 'n' must be int, not {type(n).__name__}")
     if n == 0:
@@ -321,8 +367,10 @@ def multi_dot(tensors, *, out=None):
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
     for position in (0, -1):
         if tensors[position].ndim not in (1, 2):
-            raise RuntimeError("multi_dot(): the first and last tensors must be 1D or 2D but got "
-                               f"{tensors[position].ndim}D")
+            raise RuntimeError(
+                "multi_dot(): the first and last tensors must be 1D or 2D but got "
+                f"{tensors[position].ndim}D"
+            )
     first_vector, last_vector = tensors[0].ndim == 1, tensors[-1].ndim == 1
     matrices = list(tensors)
     matrices[0] = matrices[0].unsqueeze(0) if first_vector else matrices[0]
@@ -336,7 +384,8 @@ def multi_dot(tensors, *, out=None):
             raise RuntimeError(
                 f"multi_dot(): tensors {index} and {index + 1} with shapes "
                 f"{tuple(tensors[index].shape)} and {tuple(tensors[index + 1].shape)} cannot be "
-                "multiplied")
+                "multiplied"
+            )
     split = _chain_order([m.shape[0] for m in matrices] + [matrices[-1].shape[1]])
     result = _multiply_chain(matrices, split, 0, len(matrices) - 1)
     if first_vector:
@@ -355,7 +404,8 @@ def _chain_order(sizes: list) -> dict:
             j = i + length
             cost[i, j], split[i, j] = min(
                 (cost[i, k] + cost[k + 1, j] + sizes[i] * sizes[k + 1] * sizes[j + 1], k)
-                for k in range(i, j))
+                for k in range(i, j)
+            )
     return split
 
 
@@ -369,13 +419,17 @@ def _multiply_chain(matrices, split, i, j):
 def cross(input, other, *, dim=-1, out=None):
     """The 3-vector cross product along `dim`: c_i = a_(i+1) b_(i+2) - a_(i+2) b_(i+1)."""
     if input.ndim != other.ndim:
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions (got "
-                           f"shapes {tuple(input.shape)} and {tuple(other.shape)})")
+        raise RuntimeError(
+            f"linalg.cross: inputs must have the same number of dimensions (got "
+            f"shapes {tuple(input.shape)} and {tuple(other.shape)})"
+        )
     axis = dim % input.ndim if input.ndim else 0
     if not input.ndim or input.shape[dim] != 3 or other.shape[dim] != 3:
-        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
-                           f"{input.shape[dim] if input.ndim else 0} and "
-                           f"{other.shape[dim] if other.ndim else 0}")
+        raise RuntimeError(
+            f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+            f"{input.shape[dim] if input.ndim else 0} and "
+            f"{other.shape[dim] if other.ndim else 0}"
+        )
     a, b = movement.broadcast_tensors(input, other)
     roll = movement.roll
     return roll(a, -1, axis) * roll(b, -2, axis) - roll(a, -2, axis) * roll(b, -1, axis)
@@ -384,8 +438,10 @@ def cross(input, other, *, dim=-1, out=None):
 def vecdot(x, y, *, dim=-1, out=None):
     """sum(x * y) along `dim`, broadcasting the other dimensions."""
     if x.dtype is not y.dtype:
-        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
-                           f"of type {x.dtype.name} and y of type {y.dtype.name} instead.")
+        raise RuntimeError(
+            f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
+            f"of type {x.dtype.name} and y of type {y.dtype.name} instead."
+        )
     return reduction.sum(x * y, dim)
 
 

@@ -21,24 +21,32 @@ from . import dtypes
 
 __all__ = ["set_printoptions", "get_printoptions", "printoptions", "tensor_repr"]
 
-_DEFAULTS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80,
-             "sci_mode": None}
-_PROFILES = {"default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
-             "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
-             "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80}}
+_DEFAULTS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80},
+}
 _options = dict(_DEFAULTS)
 
 
-def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
-                     profile=None, sci_mode=None) -> None:
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+) -> None:
     """Set how tensors print (torch.set_printoptions). `sci_mode=None` chooses automatically."""
     if profile is not None:
         if profile not in _PROFILES:
-            raise ValueError(f"set_printoptions: unknown profile {profile!r}; expected one of "
-                             f"{sorted(_PROFILES)}")
+            raise ValueError(
+                f"set_printoptions: unknown profile {profile!r}; expected one of "
+                f"{sorted(_PROFILES)}"
+            )
         _options.update(_PROFILES[profile])
-    for key, value in (("precision", precision), ("threshold", threshold),
-                       ("edgeitems", edgeitems), ("linewidth", linewidth)):
+    for key, value in (
+        ("precision", precision),
+        ("threshold", threshold),
+        ("edgeitems", edgeitems),
+        ("linewidth", linewidth),
+    ):
         if value is not None:
             _options[key] = value
     _options["sci_mode"] = sci_mode
@@ -102,7 +110,7 @@ def _edges(length: int) -> np.ndarray | slice:
     """The indices a summarised dimension shows: `edgeitems` at each end."""
     edge = _options["edgeitems"]
     if length > 2 * edge:
-        return np.r_[0:edge, length - edge:length]
+        return np.r_[0:edge, length - edge : length]
     return slice(None)
 
 
@@ -120,12 +128,15 @@ def _vector(values: list, indent: int, summarize: bool, formatter: _Formatter) -
     if summarize and not edge:
         items = ["..."]
     elif summarize and len(values) > 2 * edge:
-        items = ([formatter.format(v) for v in values[:edge]] + [" ..."]
-                 + [formatter.format(v) for v in values[-edge:]])
+        items = (
+            [formatter.format(v) for v in values[:edge]]
+            + [" ..."]
+            + [formatter.format(v) for v in values[-edge:]]
+        )
     else:
         items = [formatter.format(v) for v in values]
     per_line = max(1, math.floor((_options["linewidth"] - indent) / (formatter.width + 2)))
-    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 
 
@@ -137,10 +148,14 @@ def _nested(array: np.ndarray, indent: int, summarize: bool, formatter: _Formatt
     edge = _options["edgeitems"]
     rows = array.shape[0]
     if summarize and rows > 2 * edge:
-        parts = ([_nested(array[i], indent + 1, summarize, formatter) for i in range(edge)]
-                 + ["..."]
-                 + [_nested(array[i], indent + 1, summarize, formatter)
-                    for i in range(rows - edge, rows)])
+        parts = (
+            [_nested(array[i], indent + 1, summarize, formatter) for i in range(edge)]
+            + ["..."]
+            + [
+                _nested(array[i], indent + 1, summarize, formatter)
+                for i in range(rows - edge, rows)
+            ]
+        )
     else:
         parts = [_nested(array[i], indent + 1, summarize, formatter) for i in range(rows)]
     separator = "," + "\n" * (array.ndim - 1) + " " * (indent + 1)

@@ -18,10 +18,27 @@ from .device import Device
 from .ops.creation import finish, size_from_args
 from .tensor import Tensor, _wrap
 
-__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
-           "get_rng_state", "set_rng_state", "fork_rng", "rand", "rand_like", "randn",
-           "randn_like", "randint", "randint_like", "randperm", "normal", "bernoulli",
-           "multinomial", "poisson"]
+__all__ = [
+    "Generator",
+    "default_generator",
+    "manual_seed",
+    "seed",
+    "initial_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "fork_rng",
+    "rand",
+    "rand_like",
+    "randn",
+    "randn_like",
+    "randint",
+    "randint_like",
+    "randperm",
+    "normal",
+    "bernoulli",
+    "multinomial",
+    "poisson",
+]
 
 _DEFAULT_SEED = 67280421310721
 _STATE_LAYOUT = "<QQQQQIIQ"  # state (128 bits), increment (128), seed, has_uint32, uinteger, pad
@@ -41,9 +58,9 @@ class Generator:
 
     def manual_seed(self, seed) -> Generator:
         seed = int(seed)
-        if not -(2 ** 63) <= seed < 2 ** 64:
+        if not -(2**63) <= seed < 2**64:
             raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed}")
-        self._seed = seed % 2 ** 64
+        self._seed = seed % 2**64
         self._numpy = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
@@ -59,27 +76,39 @@ class Generator:
     def get_state(self) -> Tensor:
         """The generator's full state as a uint8 tensor (restore it with set_state)."""
         state = self._numpy.bit_generator.state
-        packed = struct.pack(_STATE_LAYOUT, *_split128(state["state"]["state"]),
-                             *_split128(state["state"]["inc"]), self._seed,
-                             state["has_uint32"], state["uinteger"], 0)
+        packed = struct.pack(
+            _STATE_LAYOUT,
+            *_split128(state["state"]["state"]),
+            *_split128(state["state"]["inc"]),
+            self._seed,
+            state["has_uint32"],
+            state["uinteger"],
+            0,
+        )
         return _wrap(np.frombuffer(packed, dtype=np.uint8).copy())
 
     def set_state(self, new_state: Tensor) -> Generator:
         if not isinstance(new_state, Tensor) or new_state.dtype is not dtypes.uint8:
-            raise TypeError(f"RNG state must be a qilin.ByteTensor (uint8 tensor from "
-                            f"get_state()), got {_describe(new_state)}")
+            raise TypeError(
+                f"RNG state must be a qilin.ByteTensor (uint8 tensor from "
+                f"get_state()), got {_describe(new_state)}"
+            )
         data = new_state.detach()._host().tobytes()
         expected = struct.calcsize(_STATE_LAYOUT)
         if len(data) != expected:
-            raise RuntimeError(f"set_state: expected a state tensor of {expected} bytes, got "
-                               f"{len(data)}")
+            raise RuntimeError(
+                f"set_state: expected a state tensor of {expected} bytes, got {len(data)}"
+            )
         s_low, s_high, i_low, i_high, seed, has_uint32, uinteger, _ = struct.unpack(
-            _STATE_LAYOUT, data)
+            _STATE_LAYOUT, data
+        )
         bit_generator = np.random.PCG64()
         bit_generator.state = {
             "bit_generator": "PCG64",
             "state": {"state": s_low | s_high << 64, "inc": i_low | i_high << 64},
-            "has_uint32": has_uint32, "uinteger": uinteger}
+            "has_uint32": has_uint32,
+            "uinteger": uinteger,
+        }
         self._seed, self._numpy = seed, np.random.Generator(bit_generator)
         return self
 
@@ -97,7 +126,7 @@ def _rebuild_generator(device, state):
 
 
 def _split128(value: int) -> tuple:
-    return value & (2 ** 64 - 1), value >> 64
+    return value & (2**64 - 1), value >> 64
 
 
 def _describe(value) -> str:
@@ -131,8 +160,9 @@ def set_rng_state(new_state: Tensor) -> None:
 
 
 @contextlib.contextmanager
-def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices",
-             device_type=None):
+def fork_rng(
+    devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None
+):
     """Run a block with the default generator's state restored afterwards."""
     if not enabled:
         yield
@@ -161,8 +191,10 @@ def _float_dtype(dtype, name: str) -> dtypes.DType:
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     if not dtype.is_floating_point:
         # NotImplementedError is a RuntimeError, as torch raises for these.
-        raise NotImplementedError(f"{name}: expected a floating point dtype for a continuous "
-                                  f"distribution, got {dtype.name}")
+        raise NotImplementedError(
+            f"{name}: expected a floating point dtype for a continuous "
+            f"distribution, got {dtype.name}"
+        )
     return dtype
 
 
@@ -183,21 +215,30 @@ def _integer_arg(value, name: str, argument: str) -> int:
     if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}(): argument '{argument}' must be int, not "
-                        f"{type(value).__name__}")
+        raise TypeError(f"{name}(): argument '{argument}' must be int, not {type(value).__name__}")
     return int(value)
 
 
 def _size_tuple(size, name: str) -> tuple:
     if not isinstance(size, (tuple, list)):
-        raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
-                        f"{type(size).__name__}")
+        raise TypeError(
+            f"{name}(): argument 'size' must be tuple of ints, not {type(size).__name__}"
+        )
     return size_from_args((size,), None, name)
 
 
 # ----- factories -------------------------------------------------------------------------------
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-         requires_grad=False, pin_memory=False, **kwargs) -> Tensor:
+def rand(
+    *size,
+    generator=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+    **kwargs,
+) -> Tensor:
     """Uniform samples on [0, 1)."""
     shape = size_from_args(size, kwargs.pop("size", None), "rand")
     dtype = _float_dtype(dtype, "rand")
@@ -205,8 +246,17 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     return _output(finish(_below_one(values, dtype), dtype, device, requires_grad), out)
 
 
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-          requires_grad=False, pin_memory=False, **kwargs) -> Tensor:
+def randn(
+    *size,
+    generator=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+    **kwargs,
+) -> Tensor:
     """Standard normal samples."""
     shape = size_from_args(size, kwargs.pop("size", None), "randn")
     dtype = _float_dtype(dtype, "randn")
@@ -221,34 +271,65 @@ def _output(result: Tensor, out) -> Tensor:
 def _like_options(input: Tensor, dtype, device) -> tuple:
     if not isinstance(input, Tensor):
         raise TypeError(f"expected a Tensor as input, got {type(input).__name__}")
-    return (tuple(input.shape), dtype if dtype is not None else input.dtype,
-            device if device is not None else input.device)
+    return (
+        tuple(input.shape),
+        dtype if dtype is not None else input.dtype,
+        device if device is not None else input.device,
+    )
 
 
-def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
-              requires_grad=False, memory_format=None) -> Tensor:
+def rand_like(
+    input,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    memory_format=None,
+) -> Tensor:
     shape, dtype, device = _like_options(input, dtype, device)
-    return rand(shape, generator=generator, dtype=dtype, device=device,
-                requires_grad=requires_grad)
+    return rand(shape, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
-               requires_grad=False, memory_format=None) -> Tensor:
+def randn_like(
+    input,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    memory_format=None,
+) -> Tensor:
     shape, dtype, device = _like_options(input, dtype, device)
-    return randn(shape, generator=generator, dtype=dtype, device=device,
-                 requires_grad=requires_grad)
+    return randn(
+        shape, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad
+    )
 
 
 def _integers(generator, low: int, high: int, shape: tuple) -> np.ndarray:
     """Uniform integers in [low, high) as int64."""
     if low >= high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
-                           f">= to={high}")
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
     return numpy_generator(generator).integers(low, high, size=shape, dtype=np.int64)
 
 
-def randint(*args, size=None, low=None, high=None, generator=None, out=None, dtype=None,
-            layout=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
+def randint(
+    *args,
+    size=None,
+    low=None,
+    high=None,
+    generator=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+) -> Tensor:
     """Uniform integers in [low, high): randint(high, size) or randint(low, high, size)."""
     if len(args) == 3:
         low, high, size = args
@@ -263,8 +344,9 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
     elif len(args) > 3:
         raise TypeError(f"randint() takes at most 3 positional arguments, got {len(args)}")
     if high is None or size is None:
-        raise TypeError("randint() needs high and size: randint(high, size) or "
-                        "randint(low, high, size)")
+        raise TypeError(
+            "randint() needs high and size: randint(high, size) or randint(low, high, size)"
+        )
     low = 0 if low is None else _integer_arg(low, "randint", "low")
     high = _integer_arg(high, "randint", "high")
     shape = _size_tuple(size, "randint")
@@ -273,18 +355,44 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
     return _output(finish(values, dtype, device, requires_grad), out)
 
 
-def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
-                 device=None, requires_grad=False, memory_format=None) -> Tensor:
+def randint_like(
+    input,
+    low=0,
+    high=None,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    memory_format=None,
+) -> Tensor:
     """randint with input's shape (and dtype): randint_like(x, high) or (x, low, high)."""
     if high is None:
         low, high = 0, low
     shape, dtype, device = _like_options(input, dtype, device)
-    return randint(low, high, shape, generator=generator, dtype=dtype, device=device,
-                   requires_grad=requires_grad)
+    return randint(
+        low,
+        high,
+        shape,
+        generator=generator,
+        dtype=dtype,
+        device=device,
+        requires_grad=requires_grad,
+    )
 
 
-def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False, pin_memory=False) -> Tensor:
+def randperm(
+    n,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+) -> Tensor:
     """A random permutation of 0..n-1."""
     n = _integer_arg(n, "randperm", "n")
     if n < 0:
@@ -299,20 +407,33 @@ def _host_float(value, name: str):
     if not isinstance(value, Tensor):
         return value
     if not value.is_floating_point():
-        raise NotImplementedError(f"{name}: expected a floating point tensor, got "
-                                  f"{value.dtype.name}")
+        raise NotImplementedError(
+            f"{name}: expected a floating point tensor, got {value.dtype.name}"
+        )
     return value.detach()._host()
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
-           device=None, requires_grad=False, pin_memory=False) -> Tensor:
+def normal(
+    mean=0.0,
+    std=1.0,
+    size=None,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+) -> Tensor:
     """Samples from N(mean, std). Forms: normal(Tensor, Tensor), normal(Tensor, float=1),
     normal(float, Tensor), normal(float, float, size)."""
     tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
     if not tensors:
         if size is None:
-            raise TypeError("normal(): with a float mean and std, give the output size: "
-                            "normal(mean, std, size)")
+            raise TypeError(
+                "normal(): with a float mean and std, give the output size: normal(mean, std, size)"
+            )
         shape = _size_tuple(size, "normal")
         result_dtype = _float_dtype(dtype, "normal")
     else:
@@ -362,8 +483,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     are ranked by weight / Exponential(1) noise, which samples successively without replacement.
     """
     if not isinstance(input, Tensor) or not input.is_floating_point():
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
-                           f"{_describe(input)}")
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {_describe(input)}"
+        )
     weights = input.detach()._host().astype(np.float64)
     if weights.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {weights.ndim}")
@@ -384,15 +506,19 @@ def _check_weights(rows: np.ndarray, num_samples: int, replacement: bool) -> Non
     if num_samples <= 0:
         raise RuntimeError(f"cannot sample n_sample <= 0 samples (got {num_samples})")
     if not replacement and num_samples > rows.shape[-1]:
-        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without "
-                           f"replacement (n_sample={num_samples}, categories={rows.shape[-1]})")
+        raise RuntimeError(
+            f"cannot sample n_sample > prob_dist.size(-1) samples without "
+            f"replacement (n_sample={num_samples}, categories={rows.shape[-1]})"
+        )
     if not np.all(np.isfinite(rows)) or np.any(rows < 0):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if np.any(rows.sum(axis=-1) <= 0):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if not replacement and np.any(np.count_nonzero(rows, axis=-1) < num_samples):
-        raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
-                           f"enough non-negative category to sample {num_samples})")
+        raise RuntimeError(
+            "invalid multinomial distribution (with replacement=False, not "
+            f"enough non-negative category to sample {num_samples})"
+        )
 
 
 def _with_replacement(rows: np.ndarray, num_samples: int, rng) -> np.ndarray:
@@ -430,8 +556,9 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None) -> Tensor:
     """Fill with samples from U[a, b)."""
     dtype = _require_float(self, "uniform_")
     if a > b:
-        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} "
-                           f"> to={b}")
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
+        )
     draws = numpy_generator(generator).random(tuple(self.shape), dtype=_work_dtype(dtype))
     return _fill(self, draws * (b - a) + a, "uniform")
 
@@ -441,8 +568,7 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
     dtype = _require_float(self, "normal_")
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
-    draws = numpy_generator(generator).standard_normal(tuple(self.shape),
-                                                       dtype=_work_dtype(dtype))
+    draws = numpy_generator(generator).standard_normal(tuple(self.shape), dtype=_work_dtype(dtype))
     return _fill(self, draws * std + mean, "normal")
 
 
@@ -451,8 +577,9 @@ def exponential_(self, lambd=1.0, *, generator=None) -> Tensor:
     dtype = _require_float(self, "exponential_")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
-    draws = numpy_generator(generator).standard_exponential(tuple(self.shape),
-                                                            dtype=_work_dtype(dtype))
+    draws = numpy_generator(generator).standard_exponential(
+        tuple(self.shape), dtype=_work_dtype(dtype)
+    )
     return _fill(self, draws / lambd, "exponential")
 
 
@@ -461,8 +588,9 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None) -> Tensor:
     _require_float(self, "log_normal_")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
-    return _fill(self, numpy_generator(generator).lognormal(mean, std, tuple(self.shape)),
-                 "log_normal")
+    return _fill(
+        self, numpy_generator(generator).lognormal(mean, std, tuple(self.shape)), "log_normal"
+    )
 
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None) -> Tensor:

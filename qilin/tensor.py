@@ -100,12 +100,15 @@ class Tensor:
             import math
 
             shape = self._data.shape
-            strides = tuple(math.prod(max(n, 1) for n in shape[i + 1:]) for i in range(len(shape)))
+            strides = tuple(math.prod(max(n, 1) for n in shape[i + 1 :]) for i in range(len(shape)))
         return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim, "stride")]
 
     def data_ptr(self) -> int:
-        return int(self._data.__array_interface__["data"][0]) if self._device is CPU else int(
-            self._data.data.ptr)
+        return (
+            int(self._data.__array_interface__["data"][0])
+            if self._device is CPU
+            else int(self._data.data.ptr)
+        )
 
     def storage_offset(self) -> int:
         root = self._data
@@ -148,11 +151,13 @@ class Tensor:
             if not value:
                 raise RuntimeError(
                     "you can only change requires_grad flags of leaf variables; to use a "
-                    "non-leaf tensor without gradient, use tensor.detach()")
+                    "non-leaf tensor without gradient, use tensor.detach()"
+                )
             return
         if value and not self.is_floating_point():
             raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -176,21 +181,29 @@ class Tensor:
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
                 "Its .grad attribute won't be populated during autograd.backward(). If you "
                 "indeed want the .grad field to be populated for a non-leaf Tensor, use "
-                ".retain_grad() on the non-leaf Tensor.", UserWarning, stacklevel=2)
+                ".retain_grad() on the non-leaf Tensor.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self._grad
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None, got {type(value).__name__}")
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None, got {type(value).__name__}"
+                )
             if value.shape != self.shape:
                 raise RuntimeError(
                     f"assigned grad has data of a different size: expected {list(self.shape)}, "
-                    f"got {list(value.shape)}")
+                    f"got {list(value.shape)}"
+                )
             if value.dtype is not self.dtype:
                 raise RuntimeError(
-                    f"assigned grad has data of a different type: expected {self.dtype}, got {value.dtype}")
+                    "assigned grad has data of a different type: expected "
+                    f"{self.dtype}, got {value.dtype}"
+                )
         self._grad = value
 
     def retain_grad(self) -> None:
@@ -219,7 +232,8 @@ class Tensor:
         """Call `hook(tensor)` after a gradient has been accumulated into this leaf's `.grad`."""
         if self._node is not None:
             raise RuntimeError(
-                "post accumulate grad hooks cannot be registered on non-leaf tensors")
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         from .autograd.graph import accumulator_of
@@ -229,7 +243,9 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         from .autograd import backward
 
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        backward(
+            self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs
+        )
 
     def detach(self) -> Tensor:
         """A tensor sharing storage (and version counter) with this one, outside autograd."""
@@ -240,7 +256,9 @@ class Tensor:
 
     def detach_(self) -> Tensor:
         if self._base is not None and self._base._requires_grad:
-            raise RuntimeError("can't detach_() a view of a tensor that requires grad; use detach()")
+            raise RuntimeError(
+                "can't detach_() a view of a tensor that requires grad; use detach()"
+            )
         self._node, self._requires_grad = None, False
         return self
 
@@ -264,12 +282,15 @@ class Tensor:
         """The tensor's memory as a NumPy array (shared, not copied, on the CPU)."""
         if self._requires_grad and not force:
             raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
         if self._device is not CPU:
             if not force:
                 raise TypeError(
                     f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() "
-                    "to copy the tensor to host memory first.")
+                    "to copy the tensor to host memory first."
+                )
             return self._device.backend.to_host(self._data)
         return self._data
 
@@ -280,7 +301,8 @@ class Tensor:
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
         return self._host().reshape(()).item()
 
     def tolist(self):
@@ -293,7 +315,8 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with {self._data.size} values is ambiguous; "
-                "use .any() or .all()")
+                "use .any() or .all()"
+            )
         return bool(self.item())
 
     def __float__(self) -> float:
@@ -304,8 +327,10 @@ class Tensor:
 
     def _scalar(self):
         if self._data.size != 1:
-            raise ValueError(f"only one element tensors can be converted to Python scalars (got "
-                             f"a tensor of shape {list(self._data.shape)})")
+            raise ValueError(
+                f"only one element tensors can be converted to Python scalars (got "
+                f"a tensor of shape {list(self._data.shape)})"
+            )
         return self.item()
 
     def __index__(self) -> int:
@@ -337,7 +362,8 @@ class Tensor:
         if self._node is not None:
             raise RuntimeError(
                 "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                "protocol at the moment")
+                "protocol at the moment"
+            )
         out = _wrap(self._data.copy(), self._device, self._requires_grad)
         if type(self) is not Tensor:
             out = type(self).__new__(type(self), out, self._requires_grad)
@@ -407,7 +433,8 @@ def _normalize_dim(dim: int, ndim: int, op: str = "") -> int:
     if not -bound <= dim < bound:
         raise IndexError(
             f"{op + ': ' if op else ''}Dimension out of range (expected to be in range of "
-            f"[{-bound}, {bound - 1}], but got {dim})")
+            f"[{-bound}, {bound - 1}], but got {dim})"
+        )
     return dim % bound
 
 

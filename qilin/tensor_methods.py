@@ -23,11 +23,27 @@ from .tensor import Tensor, _wrap
 _SAME_NAME = {
     elementwise: elementwise.__all__,
     reduction: [n for n in reduction.__all__ if n != "sum_to"],
-    movement: [n for n in movement.__all__ if n not in ("broadcast_tensors", "broadcast_shapes",
-                                                       "cat", "concat", "concatenate", "stack",
-                                                       "hstack", "vstack", "dstack",
-                                                       "column_stack", "meshgrid", "atleast_1d",
-                                                       "atleast_2d", "atleast_3d")],
+    movement: [
+        n
+        for n in movement.__all__
+        if n
+        not in (
+            "broadcast_tensors",
+            "broadcast_shapes",
+            "cat",
+            "concat",
+            "concatenate",
+            "stack",
+            "hstack",
+            "vstack",
+            "dstack",
+            "column_stack",
+            "meshgrid",
+            "atleast_1d",
+            "atleast_2d",
+            "atleast_3d",
+        )
+    ],
     indexing: [n for n in indexing.__all__ if n not in ("getitem", "setitem", "ReturnTypes")],
     linalg: [n for n in linalg.__all__ if n not in ("einsum", "chain_matmul")],
     sorting: sorting.__all__,
@@ -36,18 +52,105 @@ _SAME_NAME = {
 
 # In-place variants `x.add_(y)`: computed out of place, written into x's memory.
 _INPLACE = [
-    "add", "sub", "mul", "div", "pow", "neg", "abs", "exp", "exp2", "expm1", "log", "log2",
-    "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
-    "sinh", "cosh", "tanh", "sigmoid", "erf", "erfinv", "floor", "ceil", "round", "trunc", "frac",
-    "sign", "square", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "fmod",
-    "remainder", "lerp", "relu", "nan_to_num", "floor_divide", "masked_fill", "index_fill",
-    "index_add", "index_copy", "index_put", "masked_scatter", "scatter", "scatter_add",
-    "scatter_reduce", "logical_not",
-    "logical_and", "logical_or", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "hypot", "xlogy", "copysign", "deg2rad", "rad2deg", "tril", "triu", "maximum", "minimum",
-    "subtract", "multiply", "divide", "true_divide", "negative", "absolute", "arcsin", "arccos",
-    "arctan", "arctan2", "fix", "sgn", "addmm", "baddbmm", "addmv", "addbmm",
-    "eq", "ne", "lt", "le", "gt", "ge", "addcmul", "addcdiv", "logit", "sinc", "heaviside",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "neg",
+    "abs",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "erfinv",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "frac",
+    "sign",
+    "square",
+    "reciprocal",
+    "clamp",
+    "clip",
+    "clamp_min",
+    "clamp_max",
+    "fmod",
+    "remainder",
+    "lerp",
+    "relu",
+    "nan_to_num",
+    "floor_divide",
+    "masked_fill",
+    "index_fill",
+    "index_add",
+    "index_copy",
+    "index_put",
+    "masked_scatter",
+    "scatter",
+    "scatter_add",
+    "scatter_reduce",
+    "logical_not",
+    "logical_and",
+    "logical_or",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_not",
+    "hypot",
+    "xlogy",
+    "copysign",
+    "deg2rad",
+    "rad2deg",
+    "tril",
+    "triu",
+    "maximum",
+    "minimum",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "negative",
+    "absolute",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
+    "fix",
+    "sgn",
+    "addmm",
+    "baddbmm",
+    "addmv",
+    "addbmm",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "addcmul",
+    "addcdiv",
+    "logit",
+    "sinc",
+    "heaviside",
 ]
 
 
@@ -81,15 +184,18 @@ def _binary_operator(op, reflected: bool = False):
     """`t + other` calls the dispatcher directly; unknown operand types get NotImplemented so
     that Python can try the other operand's reflected method."""
     if reflected:
+
         def operator(self, other):
             if isinstance(other, _OPERAND_TYPES):
                 return apply(op, (other, self), _NO_ATTRS)
             return NotImplemented
     else:
+
         def operator(self, other):
             if isinstance(other, _OPERAND_TYPES):
                 return apply(op, (self, other), _NO_ATTRS)
             return NotImplemented
+
     return operator
 
 
@@ -102,19 +208,35 @@ def _rmatmul_operator(self, other):
 
 
 def _invert(self):
-    return elementwise.logical_not(self) if self.dtype is dtypes.bool else elementwise.bitwise_not(
-        self)
+    return (
+        elementwise.logical_not(self)
+        if self.dtype is dtypes.bool
+        else elementwise.bitwise_not(self)
+    )
 
 
 _OPERATORS = {
-    "add": elementwise.ADD, "sub": elementwise.SUB, "mul": elementwise.MUL,
-    "truediv": elementwise.DIV, "floordiv": elementwise.FLOOR_DIVIDE,
-    "mod": elementwise.REMAINDER, "pow": elementwise.POW, "and": elementwise.BITWISE_AND,
-    "or": elementwise.BITWISE_OR, "xor": elementwise.BITWISE_XOR,
-    "lshift": elementwise.LEFT_SHIFT, "rshift": elementwise.RIGHT_SHIFT,
+    "add": elementwise.ADD,
+    "sub": elementwise.SUB,
+    "mul": elementwise.MUL,
+    "truediv": elementwise.DIV,
+    "floordiv": elementwise.FLOOR_DIVIDE,
+    "mod": elementwise.REMAINDER,
+    "pow": elementwise.POW,
+    "and": elementwise.BITWISE_AND,
+    "or": elementwise.BITWISE_OR,
+    "xor": elementwise.BITWISE_XOR,
+    "lshift": elementwise.LEFT_SHIFT,
+    "rshift": elementwise.RIGHT_SHIFT,
 }
-_COMPARISONS = {"eq": elementwise.EQ, "ne": elementwise.NE, "lt": elementwise.LT,
-                "le": elementwise.LE, "gt": elementwise.GT, "ge": elementwise.GE}
+_COMPARISONS = {
+    "eq": elementwise.EQ,
+    "ne": elementwise.NE,
+    "lt": elementwise.LT,
+    "le": elementwise.LE,
+    "gt": elementwise.GT,
+    "ge": elementwise.GE,
+}
 
 
 def _bind_operators() -> None:
@@ -151,8 +273,11 @@ def _parse_to(args, kwargs):
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    return (resolve(device) if device is not None else None,
-            dtypes.to_dtype(dtype) if dtype is not None else None, copy)
+    return (
+        resolve(device) if device is not None else None,
+        dtypes.to_dtype(dtype) if dtype is not None else None,
+        copy,
+    )
 
 
 def to(self, *args, **kwargs) -> Tensor:
@@ -172,8 +297,6 @@ def _to_device(tensor: Tensor, device: Device) -> Tensor:
     host = tensor._device.backend.to_host(tensor._data)
     moved = _wrap(device.backend.from_host(host), device)
     if tensor._requires_grad:
-        from .autograd.function import Function
-
         return _DeviceCopy.apply(tensor, device)
     return moved
 
@@ -202,10 +325,18 @@ def _conversion(dtype):
     return method
 
 
-_TENSOR_TYPES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                 "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-                 "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
-                 "bool": "BoolTensor"}
+_TENSOR_TYPES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
 _TYPE_DTYPES = {name: dtype for dtype, name in _TENSOR_TYPES.items()}
 
 
@@ -240,12 +371,14 @@ def _copy_(self, src, non_blocking=False):
     # Fast path: nothing to record. Otherwise even a constant source changes the history of
     # self (or of the tensor self is a view of), as in torch.
     base = self._base
-    if not grad_mode.state.enabled or not (src._requires_grad or self._requires_grad or (
-            base is not None and base._requires_grad)):
+    if not grad_mode.state.enabled or not (
+        src._requires_grad or self._requires_grad or (base is not None and base._requires_grad)
+    ):
         value = compute()
         if self._requires_grad and self._node is None and grad_mode.state.enabled:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
         write_into(self, value._data)
         return self
     return inplace(self, lambda: movement.COPY(compute()), "copy")
@@ -263,20 +396,30 @@ def _zero_(self):
 
 def _new_factory(factory):
     def method(self, *size, dtype=None, device=None, requires_grad=False, **kwargs):
-        return factory(*size, dtype=dtype or self.dtype, device=device or self.device,
-                       requires_grad=requires_grad)
+        return factory(
+            *size,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
 
     return method
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
-                         device=device or self.device, requires_grad=requires_grad)
+    return creation.full(
+        tuple(size),
+        fill_value,
+        dtype=dtype or self.dtype,
+        device=device or self.device,
+        requires_grad=requires_grad,
+    )
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    return creation.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                           requires_grad=requires_grad)
+    return creation.tensor(
+        data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad
+    )
 
 
 def _expand(self, *sizes):
@@ -300,8 +443,12 @@ def _cpu(self):
 
 
 def _cuda(self, device=None, non_blocking=False):
-    return to(self, Device("cuda", device if isinstance(device, int) else None) if not isinstance(
-        device, (str, Device)) else device)
+    return to(
+        self,
+        Device("cuda", device if isinstance(device, int) else None)
+        if not isinstance(device, (str, Device))
+        else device,
+    )
 
 
 def _bind_specials() -> None:
@@ -317,8 +464,18 @@ def _bind_specials() -> None:
     Tensor.where = lambda self, condition, other: elementwise.where(condition, self, other)
     Tensor.fill_ = _fill_
     Tensor.zero_ = _zero_
-    for name in ("uniform_", "normal_", "exponential_", "log_normal_", "cauchy_", "geometric_",
-                 "random_", "bernoulli_", "bernoulli", "multinomial"):
+    for name in (
+        "uniform_",
+        "normal_",
+        "exponential_",
+        "log_normal_",
+        "cauchy_",
+        "geometric_",
+        "random_",
+        "bernoulli_",
+        "bernoulli",
+        "multinomial",
+    ):
         setattr(Tensor, name, getattr(_random, name))
     Tensor.new_zeros = _new_factory(creation.zeros)
     Tensor.new_ones = _new_factory(creation.ones)
@@ -340,10 +497,18 @@ def _bind_specials() -> None:
     Tensor.t_ = lambda self: _rebind_shape(self, movement.t(self))
     Tensor.unsqueeze_ = lambda self, dim: _rebind_shape(self, movement.unsqueeze(self, dim))
     Tensor.squeeze_ = lambda self, dim=None: _rebind_shape(self, movement.squeeze(self, dim))
-    for name, dtype in (("float", dtypes.float32), ("double", dtypes.float64),
-                        ("half", dtypes.float16), ("bfloat16", dtypes.bfloat16),
-                        ("long", dtypes.int64), ("int", dtypes.int32), ("short", dtypes.int16),
-                        ("char", dtypes.int8), ("byte", dtypes.uint8), ("bool", dtypes.bool)):
+    for name, dtype in (
+        ("float", dtypes.float32),
+        ("double", dtypes.float64),
+        ("half", dtypes.float16),
+        ("bfloat16", dtypes.bfloat16),
+        ("long", dtypes.int64),
+        ("int", dtypes.int32),
+        ("short", dtypes.int16),
+        ("char", dtypes.int8),
+        ("byte", dtypes.uint8),
+        ("bool", dtypes.bool),
+    ):
         setattr(Tensor, name, _conversion(dtype))
 
 
@@ -353,8 +518,9 @@ def _rebind_shape(self, view):
         from .autograd import grad_mode
 
         if grad_mode.state.enabled:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
     self._data = view._data
     if view._node is not None:
         self._node, self._out_index = view._node, view._out_index

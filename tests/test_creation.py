@@ -17,10 +17,12 @@ def assert_same(got, want, exact: bool = True) -> None:
     assert isinstance(got, qilin.Tensor), f"expected a qilin.Tensor, got {type(got).__name__}"
     assert tuple(got.shape) == tuple(want.shape), (tuple(got.shape), tuple(want.shape))
     assert got.dtype.name == str(want.dtype).removeprefix("torch."), (got.dtype, want.dtype)
-    expected = want.detach().float().numpy() if want.dtype == torch.bfloat16 else (
-        want.detach().numpy())
-    actual = np.asarray(got.detach().float().numpy() if got.dtype is qilin.bfloat16 else (
-        got.detach().numpy()))
+    expected = (
+        want.detach().float().numpy() if want.dtype == torch.bfloat16 else (want.detach().numpy())
+    )
+    actual = np.asarray(
+        got.detach().float().numpy() if got.dtype is qilin.bfloat16 else (got.detach().numpy())
+    )
     if exact:
         np.testing.assert_array_equal(actual, expected)
     else:
@@ -34,8 +36,17 @@ def both(build):
         return build(qilin), build(torch)
 
 
-NUMPY_DTYPES = [np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16,
-                np.float32, np.float64]
+NUMPY_DTYPES = [
+    np.bool_,
+    np.uint8,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.float16,
+    np.float32,
+    np.float64,
+]
 
 # Each case runs unchanged with lib=qilin and lib=torch.
 TENSOR_CASES = {
@@ -74,7 +85,7 @@ TENSOR_CASES = {
     "dtype_bool": lambda lib: lib.tensor([0, 2, 0.5], dtype=lib.bool),
     "from_tensor": lambda lib: lib.tensor(lib.tensor([1, 2])),
     "scalar_tensor": lambda lib: lib.scalar_tensor(3),
-    "big_ints": lambda lib: lib.tensor([2 ** 62, -(2 ** 63)]),
+    "big_ints": lambda lib: lib.tensor([2**62, -(2**63)]),
 }
 
 
@@ -210,8 +221,11 @@ def test_from_numpy_dtypes(dtype):
     assert_same(qilin.from_numpy(array), torch.from_numpy(array))
 
 
-@pytest.mark.parametrize("array", [np.array([1j]), np.array(["a"]), np.array([object()])],
-                         ids=["complex", "str", "object"])
+@pytest.mark.parametrize(
+    "array",
+    [np.array([1j]), np.array(["a"]), np.array([object()])],
+    ids=["complex", "str", "object"],
+)
 def test_from_numpy_unsupported_dtype(array):
     with pytest.raises(TypeError, match="can't convert np.ndarray"):
         qilin.from_numpy(array)
@@ -300,7 +314,7 @@ ERROR_CASES = {
     "legacy_bool": lambda lib: lib.Tensor(True),
     "tensor_int_overflow": lambda lib: lib.tensor([-1, 256], dtype=lib.uint8),
     "tensor_float_overflow": lambda lib: lib.tensor([300.0], dtype=lib.uint8),
-    "tensor_int32_overflow": lambda lib: lib.tensor([2 ** 40], dtype=lib.int32),
+    "tensor_int32_overflow": lambda lib: lib.tensor([2**40], dtype=lib.int32),
 }
 
 

@@ -15,8 +15,17 @@ torch = pytest.importorskip("torch")
 needs_gpu = pytest.mark.skipif(not qilin.cuda.is_available(), reason="no CUDA GPU with CuPy")
 needs_no_gpu = pytest.mark.skipif(qilin.cuda.is_available(), reason="a CUDA GPU is present")
 
-GOOD = [("cpu",), ("cuda",), ("cuda:0",), ("cuda:1",), ("cuda:12",), ("cuda", 0), ("cuda", 3),
-        ("cpu", 0), ("cpu:0",)]
+GOOD = [
+    ("cpu",),
+    ("cuda",),
+    ("cuda:0",),
+    ("cuda:1",),
+    ("cuda:12",),
+    ("cuda", 0),
+    ("cuda", 3),
+    ("cpu", 0),
+    ("cpu:0",),
+]
 
 
 @pytest.mark.parametrize("spec", GOOD, ids=str)
@@ -40,8 +49,18 @@ def test_device_keywords_and_identity():
         assert pickle.loads(pickle.dumps(device)) is device
 
 
-BAD = [("gpu",), ("CUDA",), ("cuda:x",), ("cuda:-1",), ("cuda:01",), ("cuda:1:2",), (" cuda",),
-       ("cuda", -1), ("cuda:1", 2), (":1",)]
+BAD = [
+    ("gpu",),
+    ("CUDA",),
+    ("cuda:x",),
+    ("cuda:-1",),
+    ("cuda:01",),
+    ("cuda:1:2",),
+    (" cuda",),
+    ("cuda", -1),
+    ("cuda:1", 2),
+    (":1",),
+]
 
 
 @pytest.mark.parametrize("spec", BAD, ids=str)

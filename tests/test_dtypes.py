@@ -13,8 +13,18 @@ import qilin
 
 torch = pytest.importorskip("torch")  # the oracle for every test in this file
 
-NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
-         "float64"]
+NAMES = [
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+]
 FLOATS = ["float16", "bfloat16", "float32", "float64"]
 INTEGERS = ["uint8", "int8", "int16", "int32", "int64"]
 
@@ -36,7 +46,8 @@ def t_dtype(name):
 @pytest.mark.parametrize("b", NAMES)
 def test_promote_types_and_can_cast_match_torch(a, b):
     assert qilin.promote_types(q_dtype(a), q_dtype(b)).name == name_of(
-        torch.promote_types(t_dtype(a), t_dtype(b)))
+        torch.promote_types(t_dtype(a), t_dtype(b))
+    )
     assert qilin.can_cast(q_dtype(a), q_dtype(b)) == torch.can_cast(t_dtype(a), t_dtype(b))
 
 
@@ -56,8 +67,9 @@ def test_dtype_aliases_match_torch():
 
 # ----- result_type over tensors, 0-d tensors and Python scalars -------------------------------
 # An operand: ("tensor", dtype name, zero_dim) or ("scalar", Python value).
-SCALARS = st.one_of(st.booleans(), st.integers(-300, 300),
-                    st.floats(allow_nan=True, allow_infinity=True, width=64))
+SCALARS = st.one_of(
+    st.booleans(), st.integers(-300, 300), st.floats(allow_nan=True, allow_infinity=True, width=64)
+)
 TENSORS = st.tuples(st.just("tensor"), st.sampled_from(NAMES), st.booleans())
 OPERANDS = st.one_of(TENSORS, st.tuples(st.just("scalar"), SCALARS))
 
@@ -92,11 +104,9 @@ def test_result_type_of_many_operands_follows_the_three_tiers():
         ([("tensor", "int8", False), ("tensor", "int64", True), ("scalar", 1)], "int8"),
         ([("tensor", "int8", False), ("tensor", "float64", True), ("scalar", 1)], "float64"),
         ([("tensor", "int8", False), ("tensor", "int64", True), ("scalar", 1.5)], "float32"),
-        ([("tensor", "float16", False), ("tensor", "float64", True), ("scalar", 1.5)],
-         "float16"),
+        ([("tensor", "float16", False), ("tensor", "float64", True), ("scalar", 1.5)], "float16"),
         ([("tensor", "bool", False), ("scalar", True), ("tensor", "uint8", True)], "uint8"),
-        ([("tensor", "bool", True), ("tensor", "int16", True), ("tensor", "uint8", True)],
-         "int16"),
+        ([("tensor", "bool", True), ("tensor", "int16", True), ("tensor", "uint8", True)], "int16"),
     ]
     for operands, want in cases:
         got = qilin.result_type(*(build(qilin, o) for o in operands))
@@ -136,8 +146,15 @@ def _maximum(lib, a, b):
     return lib.maximum(a, b)
 
 
-OPS = {"add": _add, "mul": _mul, "div": _div, "eq": _eq, "lt": _lt, "where": _where,
-       "maximum": _maximum}
+OPS = {
+    "add": _add,
+    "mul": _mul,
+    "div": _div,
+    "eq": _eq,
+    "lt": _lt,
+    "where": _where,
+    "maximum": _maximum,
+}
 
 
 def _run(lib, op, first, second, values):
@@ -148,8 +165,12 @@ def _run(lib, op, first, second, values):
 
 
 @settings(max_examples=500, deadline=None)
-@given(op=st.sampled_from(sorted(OPS)), first=OPERANDS, second=OPERANDS,
-       values=st.lists(st.integers(0, 9), min_size=3, max_size=3))
+@given(
+    op=st.sampled_from(sorted(OPS)),
+    first=OPERANDS,
+    second=OPERANDS,
+    values=st.lists(st.integers(0, 9), min_size=3, max_size=3),
+)
 def test_op_outputs_match_torch(op, first, second, values):
     if first[0] == "scalar" and second[0] == "scalar":
         first = ("tensor", "int32", False)
@@ -162,8 +183,9 @@ def test_op_outputs_match_torch(op, first, second, values):
     assert not isinstance(got, Exception), f"qilin raised {got!r}; torch gave {want}"
     assert got.dtype.name == name_of(want.dtype)
     assert tuple(got.shape) == tuple(want.shape)
-    np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=1e-2, atol=1e-2,
-                               equal_nan=True)
+    np.testing.assert_allclose(
+        got.float().numpy(), want.float().numpy(), rtol=1e-2, atol=1e-2, equal_nan=True
+    )
 
 
 # ----- finfo / iinfo --------------------------------------------------------------------------
@@ -189,8 +211,9 @@ def test_iinfo_matches_torch(name):
     assert repr(ours) == repr(theirs)
 
 
-@pytest.mark.parametrize("info,name", [(qilin.finfo, "int32"), (qilin.iinfo, "float32"),
-                                       (qilin.iinfo, "bool")])
+@pytest.mark.parametrize(
+    "info,name", [(qilin.finfo, "int32"), (qilin.iinfo, "float32"), (qilin.iinfo, "bool")]
+)
 def test_info_refuses_the_other_kind(info, name):
     with pytest.raises(TypeError, match=name):
         info(q_dtype(name))

@@ -30,7 +30,7 @@ CASES = {
     "ints": lambda lib: lib.tensor([[1, -20, 3], [400, 5, 6]]),
     "int32": lambda lib: lib.tensor([1, 2], dtype=lib.int32),
     "uint8": lambda lib: lib.tensor([1, 255], dtype=lib.uint8),
-    "int64_extremes": lambda lib: lib.tensor([2 ** 62, -1]),
+    "int64_extremes": lambda lib: lib.tensor([2**62, -1]),
     "bools": lambda lib: lib.tensor([True, False, True]),
     "bools_all_true": lambda lib: lib.tensor([[True], [True]]),
     "scalar_float": lambda lib: lib.tensor(3.5),
@@ -73,13 +73,13 @@ CASES = {
     "summarised_rows_only": lambda lib: lib.arange(3000.0).reshape(1000, 3),
     "summarised_bool": lambda lib: lib.arange(1500) % 3 == 0,
     "requires_grad": lambda lib: lib.tensor([1.0, 2.0], requires_grad=True),
-    "requires_grad_f64": lambda lib: lib.tensor([1.0, 2.0], dtype=lib.float64,
-                                                 requires_grad=True),
+    "requires_grad_f64": lambda lib: lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True),
     "grad_fn_mul": lambda lib: lib.tensor([1.0, 2.0], requires_grad=True) * 2,
     "grad_fn_add": lambda lib: lib.tensor([1.0, 2.0], requires_grad=True) + 1,
     "grad_fn_matrix": lambda lib: lib.tensor(_normal((8, 8)), requires_grad=True) * 2,
-    "suffix_on_new_line": lambda lib: lib.tensor(_normal(9), dtype=lib.float64,
-                                                  requires_grad=True) * 3,
+    "suffix_on_new_line": lambda lib: (
+        lib.tensor(_normal(9), dtype=lib.float64, requires_grad=True) * 3
+    ),
 }
 
 
@@ -95,9 +95,11 @@ def test_default_dtype_float64_hides_dtype():
     qilin.set_default_dtype(qilin.float64)
     torch.set_default_dtype(torch.float64)
     try:
-        for build in (lambda lib: lib.tensor([1.5, 2.0]),
-                      lambda lib: lib.tensor([1.5], dtype=lib.float32),
-                      lambda lib: lib.tensor([], dtype=lib.float32)):
+        for build in (
+            lambda lib: lib.tensor([1.5, 2.0]),
+            lambda lib: lib.tensor([1.5], dtype=lib.float32),
+            lambda lib: lib.tensor([], dtype=lib.float32),
+        ):
             assert repr(build(qilin)) == repr(build(torch)).replace("torch", "qilin")
     finally:
         torch.set_default_dtype(torch.float32)

@@ -18,8 +18,11 @@ try:
 except ImportError:
     torch = None
 
-SETTINGS = settings(max_examples=50, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 BINARY = {
     "add": (lambda a, b: a + b, np.add),
@@ -38,9 +41,11 @@ def _array(draw, shape, dtype=np.float64):
 
 # ----- broadcasting ------------------------------------------------------------------------------
 @SETTINGS
-@given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0,
-                                                                  max_dims=4, max_side=4),
-       name=st.sampled_from(sorted(BINARY)))
+@given(
+    data=st.data(),
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+    name=st.sampled_from(sorted(BINARY)),
+)
 def test_binary_ops_broadcast_like_numpy(data, shapes, name):
     ours, reference = BINARY[name]
     a = _array(data.draw, shapes.input_shapes[0])
@@ -52,8 +57,10 @@ def test_binary_ops_broadcast_like_numpy(data, shapes, name):
 
 
 @SETTINGS
-@given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0,
-                                                                  max_dims=4, max_side=4))
+@given(
+    data=st.data(),
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+)
 def test_broadcast_gradients_sum_over_broadcast_dims(data, shapes):
     a = _array(data.draw, shapes.input_shapes[0])
     b = _array(data.draw, shapes.input_shapes[1])
@@ -64,15 +71,17 @@ def test_broadcast_gradients_sum_over_broadcast_dims(data, shapes):
     full_b = np.broadcast_to(b, shapes.result_shape)
     lead = len(shapes.result_shape) - a.ndim
     expected = full_b.sum(axis=tuple(range(lead)))
-    expected = expected.sum(axis=tuple(i for i, n in enumerate(a.shape) if n == 1),
-                            keepdims=True).reshape(a.shape)
+    expected = expected.sum(
+        axis=tuple(i for i, n in enumerate(a.shape) if n == 1), keepdims=True
+    ).reshape(a.shape)
     assert tuple(qa.grad.shape) == a.shape and tuple(qb.grad.shape) == b.shape
     np.testing.assert_allclose(qa.grad.numpy(), expected, rtol=1e-12)
 
 
 @SETTINGS
-@given(shapes=st.lists(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3), min_size=2,
-                       max_size=3))
+@given(
+    shapes=st.lists(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3), min_size=2, max_size=3)
+)
 def test_incompatible_shapes_raise_like_numpy(shapes):
     try:
         expected = np.broadcast_shapes(*shapes)
@@ -159,16 +168,18 @@ def test_reshape_round_trip_and_sharing(data, shape):
 def test_expand_round_trip_and_gradient(data, shape):
     array = _array(data.draw, shape)
     lead = data.draw(st.lists(st.integers(0, 3), max_size=2))
-    target = tuple(lead) + tuple(data.draw(st.sampled_from([n, 3] if n == 1 else [n]))
-                                 for n in shape)
+    target = tuple(lead) + tuple(
+        data.draw(st.sampled_from([n, 3] if n == 1 else [n])) for n in shape
+    )
     x = qilin.tensor(array, requires_grad=True)
     y = x.expand(*target) if target else x.expand(())
     np.testing.assert_array_equal(y.detach().numpy(), np.broadcast_to(array, target))
     weights = np.arange(int(np.prod(target))).reshape(target) % 5 - 2.0
     (y * qilin.tensor(weights)).sum().backward()
     expected = weights.sum(axis=tuple(range(len(lead)))) if lead else weights
-    expected = expected.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1),
-                            keepdims=True).reshape(shape)
+    expected = expected.sum(
+        axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True
+    ).reshape(shape)
     np.testing.assert_allclose(x.grad.numpy(), expected)
 
 
@@ -180,7 +191,7 @@ def test_flatten_unflatten_squeeze_unsqueeze_round_trips(data, shape):
     start = data.draw(st.integers(0, len(shape) - 1))
     end = data.draw(st.integers(start, len(shape) - 1))
     flat = x.flatten(start, end)
-    np.testing.assert_array_equal(flat.unflatten(start, shape[start:end + 1]).numpy(), array)
+    np.testing.assert_array_equal(flat.unflatten(start, shape[start : end + 1]).numpy(), array)
     dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
     np.testing.assert_array_equal(x.unsqueeze(dim).numpy(), np.expand_dims(array, dim))
     np.testing.assert_array_equal(x.unsqueeze(dim).squeeze(dim).numpy(), array)
@@ -195,7 +206,7 @@ def _keys(draw, shape, mixed: bool):
     advanced = draw(st.sampled_from(["none", "lists", "mask"]))
     list_shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
     parts, used_mask = [], False
-    for size in shape[:draw(st.integers(0, len(shape)))]:
+    for size in shape[: draw(st.integers(0, len(shape)))]:
         choices = ["slice", "full"]
         if size:
             choices.append("int")
@@ -223,14 +234,19 @@ def _keys(draw, shape, mixed: bool):
         parts.insert(draw(st.integers(0, len(parts))), Ellipsis)
     has_arrays = any(isinstance(p, list) and p != [] for p in parts)
     if not mixed and has_arrays:
-        parts = [slice(None) if isinstance(p, int) and not isinstance(p, bool) else p
-                 for p in parts]
+        parts = [
+            slice(None) if isinstance(p, int) and not isinstance(p, bool) else p for p in parts
+        ]
     return tuple(parts)
 
 
 def _numpy_key(key):
-    return tuple(np.asarray(p, dtype=bool if p and isinstance(p[0], bool) else np.int64)
-                 if isinstance(p, list) else p for p in key)
+    return tuple(
+        np.asarray(p, dtype=bool if p and isinstance(p[0], bool) else np.int64)
+        if isinstance(p, list)
+        else p
+        for p in key
+    )
 
 
 @SETTINGS

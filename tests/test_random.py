@@ -27,7 +27,7 @@ def within_standard_errors(samples: np.ndarray, mean: float, variance: float, si
     assert abs(samples.mean() - mean) < sigmas * math.sqrt(variance / n), (samples.mean(), mean)
     # The sample variance's standard error, from the fourth central moment.
     fourth = np.mean((samples - mean) ** 4)
-    variance_error = math.sqrt(max(fourth - variance ** 2, 1e-30) / n)
+    variance_error = math.sqrt(max(fourth - variance**2, 1e-30) / n)
     assert abs(samples.var() - variance) < sigmas * variance_error, (samples.var(), variance)
 
 
@@ -89,12 +89,12 @@ def test_generator_api():
     assert g.device == qilin.device("cpu")
     assert g.manual_seed(5) is g
     assert g.initial_seed() == 5
-    assert qilin.manual_seed(-1).initial_seed() == 2 ** 64 - 1
+    assert qilin.manual_seed(-1).initial_seed() == 2**64 - 1
     with pytest.raises(ValueError):
-        qilin.manual_seed(2 ** 64)
+        qilin.manual_seed(2**64)
     fresh = qilin.Generator().seed()
-    assert isinstance(fresh, int) and 0 <= fresh < 2 ** 64
-    assert qilin.initial_seed() == 2 ** 64 - 1
+    assert isinstance(fresh, int) and 0 <= fresh < 2**64
+    assert qilin.initial_seed() == 2**64 - 1
     assert isinstance(qilin.default_generator, qilin.Generator)
 
 
@@ -106,8 +106,10 @@ def test_generator_state_round_trip():
     expected = [qilin.randn(4, generator=g).tolist(), qilin.randint(9, (3,), generator=g).tolist()]
     other = qilin.Generator().set_state(state)
     assert other.initial_seed() == 11
-    assert [qilin.randn(4, generator=other).tolist(),
-            qilin.randint(9, (3,), generator=other).tolist()] == expected
+    assert [
+        qilin.randn(4, generator=other).tolist(),
+        qilin.randint(9, (3,), generator=other).tolist(),
+    ] == expected
     g.set_state(state)
     assert qilin.randn(4, generator=g).tolist() == expected[0]
 
@@ -117,8 +119,10 @@ def test_generator_pickle_and_deepcopy():
     qilin.rand(2, generator=g)
     for clone in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g)):
         assert clone.initial_seed() == 3
-        assert qilin.rand(4, generator=clone).tolist() == qilin.rand(
-            4, generator=copy.deepcopy(g)).tolist()
+        assert (
+            qilin.rand(4, generator=clone).tolist()
+            == qilin.rand(4, generator=copy.deepcopy(g)).tolist()
+        )
 
 
 def test_rng_state_restores_exact_next_draws():
@@ -194,8 +198,7 @@ SHAPE_CASES = [
     (lambda: qilin.normal(1.0, qilin.ones(3)), (3,), qilin.float32),
     (lambda: qilin.normal(0.0, 1.0, (2,)), (2,), qilin.float32),
     (lambda: qilin.normal(0, 1, size=(2,)), (2,), qilin.float32),
-    (lambda: qilin.normal(qilin.zeros(2, dtype=qilin.float64), qilin.ones(2)), (2,),
-     qilin.float64),
+    (lambda: qilin.normal(qilin.zeros(2, dtype=qilin.float64), qilin.ones(2)), (2,), qilin.float64),
     (lambda: qilin.normal(2.0, 3.0, (2,), dtype=qilin.float64), (2,), qilin.float64),
     (lambda: qilin.bernoulli(qilin.full((3,), 0.5)), (3,), qilin.float32),
     (lambda: qilin.bernoulli(qilin.zeros(3, dtype=qilin.int64), 0.5), (3,), qilin.int64),
@@ -237,16 +240,18 @@ ERRORS = [
     (lambda: qilin.bernoulli(qilin.zeros(3, dtype=qilin.int64)), RuntimeError, "floating"),
     (lambda: qilin.poisson(qilin.tensor([-1.0, 2.0])), RuntimeError, "non-negative"),
     (lambda: qilin.poisson(qilin.tensor([1, 2])), RuntimeError, "floating"),
-    (lambda: qilin.multinomial(qilin.tensor([1.0, 2.0, 3.0]), 4), RuntimeError,
-     "without replacement"),
+    (
+        lambda: qilin.multinomial(qilin.tensor([1.0, 2.0, 3.0]), 4),
+        RuntimeError,
+        "without replacement",
+    ),
     (lambda: qilin.multinomial(qilin.tensor([1.0, -1.0, 0.0]), 1), RuntimeError, "element < 0"),
     (lambda: qilin.multinomial(qilin.tensor([1.0, float("nan")]), 1), RuntimeError, "nan"),
     (lambda: qilin.multinomial(qilin.tensor([0.0, 0.0]), 1), RuntimeError, "sum of prob"),
     (lambda: qilin.multinomial(qilin.tensor([1.0, 2.0]), 0), RuntimeError, "n_sample <= 0"),
     (lambda: qilin.multinomial(qilin.ones(2, 2, 2), 1), RuntimeError, "1 or 2 dim"),
     (lambda: qilin.multinomial(qilin.tensor([1, 2]), 1), RuntimeError, "floating"),
-    (lambda: qilin.multinomial(qilin.tensor([1.0, 0.0, 0.0]), 2), RuntimeError,
-     "not enough"),
+    (lambda: qilin.multinomial(qilin.tensor([1.0, 0.0, 0.0]), 2), RuntimeError, "not enough"),
     (lambda: qilin.zeros(3).uniform_(3, 2), RuntimeError, "from=3 > to=2"),
     (lambda: qilin.zeros(3).normal_(0, -1), RuntimeError, "std >= 0.0"),
     (lambda: qilin.zeros(3).exponential_(-1), RuntimeError, "lambda > 0.0"),
@@ -298,9 +303,9 @@ def test_randint_is_uniform_chi_square():
 
 
 def test_randint_large_range():
-    values = qilin.randint(0, 2 ** 40, (N,)).numpy()
-    assert values.min() >= 0 and values.max() < 2 ** 40
-    within_standard_errors(values / 2 ** 40, 0.5, 1 / 12)
+    values = qilin.randint(0, 2**40, (N,)).numpy()
+    assert values.min() >= 0 and values.max() < 2**40
+    within_standard_errors(values / 2**40, 0.5, 1 / 12)
 
 
 def test_randperm_is_a_uniform_permutation():
@@ -397,10 +402,18 @@ def test_log_normal_cauchy_geometric():
     within_standard_errors(geometric, 4.0, 0.75 / 0.0625)
 
 
-@pytest.mark.parametrize("dtype,high", [(qilin.float32, 2 ** 24 + 1), (qilin.float64, 2 ** 53 + 1),
-                                        (qilin.float16, 2 ** 11 + 1), (qilin.int64, 2 ** 63),
-                                        (qilin.int32, 2 ** 31), (qilin.uint8, 256),
-                                        (qilin.bool, 2)])
+@pytest.mark.parametrize(
+    "dtype,high",
+    [
+        (qilin.float32, 2**24 + 1),
+        (qilin.float64, 2**53 + 1),
+        (qilin.float16, 2**11 + 1),
+        (qilin.int64, 2**63),
+        (qilin.int32, 2**31),
+        (qilin.uint8, 256),
+        (qilin.bool, 2),
+    ],
+)
 def test_random_default_range(dtype, high):
     values = qilin.zeros(N, dtype=dtype).random_().numpy().astype(np.float64)
     assert values.min() >= 0 and values.max() < high

@@ -47,8 +47,21 @@ def test_size_dim_out_of_range():
         qilin.zeros(2, 3).size(2)
 
 
-@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int16", "int32", "int64",
-                                   "float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        "bool",
+        "uint8",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "float16",
+        "bfloat16",
+        "float32",
+        "float64",
+    ],
+)
 def test_element_size_and_type_names(dtype):
     q = qilin.zeros(2, dtype=getattr(qilin, dtype))
     t = torch.zeros(2, dtype=getattr(torch, dtype))
@@ -72,8 +85,17 @@ def test_autograd_attributes():
 
 
 # ----- scalars and lists -----------------------------------------------------------------------
-@pytest.mark.parametrize("data,dtype", [(1.5, None), ([3], None), (True, None), (7, "int32"),
-                                        ([[0.25]], "float16"), (-2.0, "float64")])
+@pytest.mark.parametrize(
+    "data,dtype",
+    [
+        (1.5, None),
+        ([3], None),
+        (True, None),
+        (7, "int32"),
+        ([[0.25]], "float16"),
+        (-2.0, "float64"),
+    ],
+)
 def test_item(data, dtype):
     q = qilin.tensor(data, dtype=getattr(qilin, dtype) if dtype else None)
     t = torch.tensor(data, dtype=getattr(torch, dtype) if dtype else None)
@@ -116,8 +138,9 @@ def test_numpy_refuses_requires_grad():
     assert t.detach().numpy().tolist() == [1.0, 1.0]
 
 
-@pytest.mark.parametrize("dtype", ["bool", "uint8", "int32", "int64", "float16", "float32",
-                                   "float64"])
+@pytest.mark.parametrize(
+    "dtype", ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
+)
 def test_array_protocol(dtype):
     q = qilin.ones(3, dtype=getattr(qilin, dtype))
     array = np.asarray(q)
@@ -129,8 +152,18 @@ def test_array_protocol(dtype):
 
 
 # ----- to() and dtype conversions --------------------------------------------------------------
-CONVERSIONS = ["float", "double", "half", "bfloat16", "long", "int", "short", "char", "byte",
-               "bool"]
+CONVERSIONS = [
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "long",
+    "int",
+    "short",
+    "char",
+    "byte",
+    "bool",
+]
 
 
 @pytest.mark.parametrize("method", CONVERSIONS)

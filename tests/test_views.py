@@ -143,8 +143,13 @@ def test_copies_do_not_share_storage_like_torch(name):
         copy = COPIES[name](lib, base)
         before = copy.tolist()
         base.add_(1.0)
-        return (copy.tolist() == before, copy._base is base, copy._version, _strides(copy),
-                copy.is_contiguous())
+        return (
+            copy.tolist() == before,
+            copy._base is base,
+            copy._version,
+            _strides(copy),
+            copy.is_contiguous(),
+        )
 
     assert run(qilin) == run(torch)
 
@@ -159,8 +164,9 @@ def test_to_same_dtype_and_contiguous_return_self():
 def test_view_on_non_contiguous_raises_torch_error():
     for lib in (qilin, torch):
         x = lib.arange(12.0).reshape(3, 4)
-        with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's "
-                                               "size and stride"):
+        with pytest.raises(
+            RuntimeError, match="view size is not compatible with input tensor's size and stride"
+        ):
             x.t().view(12)
         with pytest.raises(RuntimeError, match="view size is not compatible"):
             x[:, :3].view(9)
@@ -170,14 +176,22 @@ def test_view_on_non_contiguous_raises_torch_error():
         assert tuple(x[:, 1:3].view(3, 2, 1).shape) == (3, 2, 1)
 
 
-@pytest.mark.parametrize("make", [
-    lambda lib: lib.ones(2, 3, 4), lambda lib: lib.ones(2, 3, 4).transpose(0, 2),
-    lambda lib: lib.ones(2, 3, 4)[:, ::2], lambda lib: lib.ones(2, 3, 4)[..., :1],
-    lambda lib: lib.ones(4, 1).expand(4, 5), lambda lib: lib.ones(3, 1, 4)[:, :, 1:],
-    lambda lib: lib.ones(1, 3)[:, None], lambda lib: lib.ones(()),
-    lambda lib: lib.ones(2, 0, 3), lambda lib: lib.ones(5)[1:2],
-    lambda lib: lib.ones(2, 3, 4).permute(1, 0, 2)[:1],
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.ones(2, 3, 4),
+        lambda lib: lib.ones(2, 3, 4).transpose(0, 2),
+        lambda lib: lib.ones(2, 3, 4)[:, ::2],
+        lambda lib: lib.ones(2, 3, 4)[..., :1],
+        lambda lib: lib.ones(4, 1).expand(4, 5),
+        lambda lib: lib.ones(3, 1, 4)[:, :, 1:],
+        lambda lib: lib.ones(1, 3)[:, None],
+        lambda lib: lib.ones(()),
+        lambda lib: lib.ones(2, 0, 3),
+        lambda lib: lib.ones(5)[1:2],
+        lambda lib: lib.ones(2, 3, 4).permute(1, 0, 2)[:1],
+    ],
+)
 def test_strides_and_contiguity_match_torch(make):
     ours, theirs = make(qilin), make(torch)
     assert _strides(ours) == _strides(theirs)
@@ -194,9 +208,15 @@ def test_version_counter_is_shared_and_bumps_once_per_inplace_op():
         versions = [x._version]
         row = x[1]
         col = x[:, 2]
-        for step in (lambda: x.add_(1), lambda: row.mul_(2), lambda: col.zero_(),
-                     lambda: x.__setitem__(0, 3.0), lambda: row.fill_(5.0),
-                     lambda: x.copy_(lib.ones(3, 4)), lambda: x.t().sub_(1)):
+        for step in (
+            lambda: x.add_(1),
+            lambda: row.mul_(2),
+            lambda: col.zero_(),
+            lambda: x.__setitem__(0, 3.0),
+            lambda: row.fill_(5.0),
+            lambda: x.copy_(lib.ones(3, 4)),
+            lambda: x.t().sub_(1),
+        ):
             step()
             versions.append((x._version, row._version, col._version))
         out_of_place = x + 1  # does not bump
@@ -220,8 +240,10 @@ def test_data_pointers_relate_like_torch():
     def run(lib):
         x = lib.arange(24.0).reshape(4, 6).clone()
         size = x.element_size()
-        return [(v.data_ptr() - x.data_ptr()) // size for v in
-                (x[1], x[:, 3], x[2:, 4:], x.t()[5], x.view(-1)[7:], x.diagonal(2))]
+        return [
+            (v.data_ptr() - x.data_ptr()) // size
+            for v in (x[1], x[:, 3], x[2:, 4:], x.t()[5], x.view(-1)[7:], x.diagonal(2))
+        ]
 
     assert run(qilin) == run(torch)
 
@@ -244,6 +266,7 @@ def test_views_of_numpy_diagonal_are_writable():
 
 def test_in_place_ops_on_views_with_autograd_history_match_torch():
     """A view of a non-leaf that is written in place: gradients flow to the written value."""
+
     def run(lib):
         v = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
         x = lib.zeros(2, 3, dtype=lib.float64)

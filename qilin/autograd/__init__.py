@@ -19,10 +19,23 @@ from .grad_mode import (
     set_grad_enabled,
 )
 
-__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
-           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "Function", "functional",
-           "graph"]
+__all__ = [
+    "backward",
+    "grad",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_grad_enabled",
+    "is_inference_mode_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
+    "Function",
+    "functional",
+    "graph",
+]
 
 
 def _as_tuple(value) -> tuple:
@@ -37,14 +50,18 @@ def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
         given = grad_outputs[index] if index < len(grad_outputs) else None
         if not output._requires_grad:
             raise RuntimeError(
-                f"element {index} of tensors does not require grad and does not have a grad_fn")
+                f"element {index} of tensors does not require grad and does not have a grad_fn"
+            )
         if given is None:
             if output.numel() != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs (output {index} has "
-                    f"shape {list(output.shape)}); pass `gradient=` with that shape")
-            given = _wrap(output._device.backend.xp.ones(output._data.shape, output._data.dtype),
-                          output._device)
+                    f"shape {list(output.shape)}); pass `gradient=` with that shape"
+                )
+            given = _wrap(
+                output._device.backend.xp.ones(output._data.shape, output._data.dtype),
+                output._device,
+            )
         elif not isinstance(given, Tensor):
             from ..ops.creation import tensor
 
@@ -52,13 +69,20 @@ def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
         elif tuple(given.shape) != tuple(output.shape):
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{index}] has a shape of {list(given.shape)} and "
-                f"output[{index}] has a shape of {list(output.shape)}.")
+                f"output[{index}] has a shape of {list(output.shape)}."
+            )
         grads.append(given if create_graph else given.detach())
     return grads
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
-             grad_variables=None, inputs=None):
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph=None,
+    create_graph=False,
+    grad_variables=None,
+    inputs=None,
+):
     """Accumulate d(tensors)/d(leaf) into each leaf's `.grad` (only into `inputs`, if given)."""
     if grad_variables is not None:  # torch's deprecated name for grad_tensors
         grad_tensors = grad_variables if grad_tensors is None else grad_tensors
@@ -74,7 +98,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             "parameter and its gradient which can cause a memory leak. We recommend using "
             "autograd.grad when creating the graph to avoid this. If you have to use this "
             "function, make sure to reset the .grad fields of your parameters to None after use "
-            "to break the cycle and avoid the leak.", UserWarning, stacklevel=3)
+            "to break the cycle and avoid the leak.",
+            UserWarning,
+            stacklevel=3,
+        )
     accumulate_into = targets = None
     if inputs is not None:
         inputs = _as_tuple(inputs)
@@ -86,13 +113,27 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             if t._node is not None:
                 t.retain_grad()  # as torch does: the grad of a non-leaf input lands in .grad
                 targets.add(t._node)
-    graph.run_backward([graph.edge_of(o) for o in outputs], grads, retain_graph=retain_graph,
-                       create_graph=create_graph, accumulate_into=accumulate_into,
-                       targets=targets)
+    graph.run_backward(
+        [graph.edge_of(o) for o in outputs],
+        grads,
+        retain_graph=retain_graph,
+        create_graph=create_graph,
+        accumulate_into=accumulate_into,
+        targets=targets,
+    )
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    only_inputs=True,
+    allow_unused=None,
+    is_grads_batched=False,
+    materialize_grads=False,
+):
     """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
 
     `inputs` may be a dict of tensors (the result is then a dict with the same keys).
@@ -101,28 +142,50 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     if isinstance(inputs, dict):
         keys = list(inputs)
-        values = grad(outputs, [inputs[k] for k in keys], grad_outputs, retain_graph,
-                      create_graph, only_inputs, allow_unused, is_grads_batched,
-                      materialize_grads)
+        values = grad(
+            outputs,
+            [inputs[k] for k in keys],
+            grad_outputs,
+            retain_graph,
+            create_graph,
+            only_inputs,
+            allow_unused,
+            is_grads_batched,
+            materialize_grads,
+        )
         return dict(zip(keys, values))
     if materialize_grads and allow_unused is False:
-        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
-                         "True, but got: allow_unused=False.")
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads="
+            "True, but got: allow_unused=False."
+        )
     if is_grads_batched:
-        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
-                             allow_unused, materialize_grads)
+        return _batched_grad(
+            outputs,
+            inputs,
+            grad_outputs,
+            retain_graph,
+            create_graph,
+            allow_unused,
+            materialize_grads,
+        )
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     for index, value in enumerate(inputs):
         if not value._requires_grad:
-            raise RuntimeError(f"One of the differentiated Tensors (input {index}) does not "
-                               "require grad")
+            raise RuntimeError(
+                f"One of the differentiated Tensors (input {index}) does not require grad"
+            )
     grads = _root_grads(outputs, _as_tuple(grad_outputs), create_graph)
     if retain_graph is None:
         retain_graph = create_graph
     capture = [graph.edge_of(t) for t in inputs]
-    result = graph.run_backward([graph.edge_of(o) for o in outputs], grads,
-                                retain_graph=retain_graph, create_graph=create_graph,
-                                capture=capture)
+    result = graph.run_backward(
+        [graph.edge_of(o) for o in outputs],
+        grads,
+        retain_graph=retain_graph,
+        create_graph=create_graph,
+        capture=capture,
+    )
     for index, value in enumerate(result):
         if value is None:
             if materialize_grads:
@@ -132,24 +195,36 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not allow_unused:
                 raise RuntimeError(
                     f"One of the differentiated Tensors (input {index}) appears to not have been "
-                    "used in the graph. Set allow_unused=True if this is the desired behavior.")
+                    "used in the graph. Set allow_unused=True if this is the desired behavior."
+                )
     return tuple(result)
 
 
-def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
-                  materialize_grads) -> tuple:
+def _batched_grad(
+    outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads
+) -> tuple:
     from ..ops.movement import stack
 
     batches = _as_tuple(grad_outputs)
     if not batches:
-        raise RuntimeError("is_grads_batched=True needs grad_outputs with a leading batch "
-                           "dimension")
+        raise RuntimeError(
+            "is_grads_batched=True needs grad_outputs with a leading batch dimension"
+        )
     size = batches[0].shape[0]
     rows = []
     for k in range(size):
         keep = True if k < size - 1 else retain_graph
-        rows.append(grad(outputs, inputs, [b[k] for b in batches], keep, create_graph,
-                         allow_unused=allow_unused, materialize_grads=materialize_grads))
+        rows.append(
+            grad(
+                outputs,
+                inputs,
+                [b[k] for b in batches],
+                keep,
+                create_graph,
+                allow_unused=allow_unused,
+                materialize_grads=materialize_grads,
+            )
+        )
     return tuple(None if row[0] is None else stack(list(row)) for row in zip(*rows))
 
 

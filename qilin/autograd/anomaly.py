@@ -12,8 +12,12 @@ import traceback
 
 import numpy as np
 
-__all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
-           "is_anomaly_check_nan_enabled"]
+__all__ = [
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
+]
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,8 +49,10 @@ def forward_trace(node) -> str:
     trace = getattr(node, "trace", None)
     if not trace:
         return ""
-    return (f"Error detected in {node.name()}. Traceback of forward call that caused the "
-            "error:\n" + "".join(traceback.format_list(trace)).rstrip())
+    return (
+        f"Error detected in {node.name()}. Traceback of forward call that caused the "
+        "error:\n" + "".join(traceback.format_list(trace)).rstrip()
+    )
 
 
 def check_grads(node, grads) -> None:
@@ -60,7 +66,8 @@ def check_grads(node, grads) -> None:
             trace = forward_trace(node)
             raise RuntimeError(
                 f"Function '{node.name()}' returned nan values in its {index}th output."
-                + (f"\n{trace}" if trace else ""))
+                + (f"\n{trace}" if trace else "")
+            )
 
 
 def annotate(error: BaseException, node) -> None:
@@ -78,8 +85,12 @@ class detect_anomaly:
         import warnings
 
         self.check_nan = check_nan
-        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime "
-                      "and should only be enabled for debugging.", UserWarning, stacklevel=2)
+        warnings.warn(
+            "Anomaly Detection has been enabled. This mode will increase the runtime "
+            "and should only be enabled for debugging.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def __enter__(self):
         self._previous = (state.enabled, state.check_nan)

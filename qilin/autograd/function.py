@@ -53,7 +53,8 @@ class FunctionCtx:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
                     "save_for_backward can only save variables, but argument "
-                    f"{tensors.index(value)} is of type {type(value).__name__}")
+                    f"{tensors.index(value)} is of type {type(value).__name__}"
+                )
         self._saved = tensors
 
     def save_for_forward(self, *tensors) -> None:
@@ -110,8 +111,10 @@ class FunctionNode(Node):
         ctx = self.attrs["ctx"]
         meta = self._output_meta
         if ctx.materialize_grads:
-            grads = [g if g is not None or meta[i] is None else _zeros(meta[i], self._device)
-                     for i, g in enumerate(grads)]
+            grads = [
+                g if g is not None or meta[i] is None else _zeros(meta[i], self._device)
+                for i, g in enumerate(grads)
+            ]
         with grad_mode.set_grad_enabled(create_graph):
             result = self.op.function_class.backward(ctx, *grads)
             return self._check(result if isinstance(result, tuple) else (result,))
@@ -119,24 +122,30 @@ class FunctionNode(Node):
     def _check(self, result: tuple) -> tuple:
         name = self.name()
         expected = len(self.needs_grad)
-        if len(result) != expected and (len(result) < expected or any(
-                g is not None for g in result[expected:])):
-            raise RuntimeError(f"function {name} returned an incorrect number of gradients "
-                               f"(expected {expected}, got {len(result)})")
+        if len(result) != expected and (
+            len(result) < expected or any(g is not None for g in result[expected:])
+        ):
+            raise RuntimeError(
+                f"function {name} returned an incorrect number of gradients "
+                f"(expected {expected}, got {len(result)})"
+            )
         checked = []
         for index in range(expected):
             grad, meta = result[index], self.input_meta[index]
             if meta is None and grad is not None:
                 raise RuntimeError(
                     f"function {name} returned a gradient different than None at position "
-                    f"{index + 1}, but the corresponding forward input was not a Variable")
+                    f"{index + 1}, but the corresponding forward input was not a Variable"
+                )
             if grad is None or not self.needs_grad[index]:
                 checked.append(None)
                 continue
             if not isinstance(grad, Tensor):
-                raise TypeError(f"function {name} returned a gradient of type "
-                                f"{type(grad).__name__} at position {index + 1}; expected a "
-                                "Tensor or None")
+                raise TypeError(
+                    f"function {name} returned a gradient of type "
+                    f"{type(grad).__name__} at position {index + 1}; expected a "
+                    "Tensor or None"
+                )
             checked.append(_fit(grad, meta, name, index))
         return tuple(checked)
 
@@ -154,7 +163,8 @@ def _fit(grad: Tensor, meta: tuple, name: str, index: int) -> Tensor:
         if not _expandable(shape, grad._data.shape):
             raise RuntimeError(
                 f"Function {name} returned an invalid gradient at index {index} - got "
-                f"{list(grad.shape)} but expected shape compatible with {list(shape)}")
+                f"{list(grad.shape)} but expected shape compatible with {list(shape)}"
+            )
         from ..ops.reduction import sum_to
 
         grad = sum_to(grad, shape)
@@ -181,7 +191,8 @@ class Function:
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError(
-            "You must implement the forward function for custom autograd.Function.")
+            "You must implement the forward function for custom autograd.Function."
+        )
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -191,7 +202,8 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError(
             "You must implement either the backward or vjp method for your custom "
-            "autograd.Function to use it with backward mode AD.")
+            "autograd.Function to use it with backward mode AD."
+        )
 
     vjp = backward
 
@@ -226,8 +238,9 @@ def _connect(cls, ctx: FunctionCtx, args: tuple, outputs: tuple) -> tuple:
     meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in args)
     device = next(a._device for a in args if isinstance(a, Tensor))
     node = FunctionNode(op, {"ctx": ctx}, args, edges, ctx.needs_input_grad, meta, device)
-    node._output_meta = tuple((o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None
-                              for o in outputs)
+    node._output_meta = tuple(
+        (o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None for o in outputs
+    )
     ctx._node_ref = weakref.ref(node)
     results = []
     for index, output in enumerate(outputs):
@@ -238,13 +251,15 @@ def _connect(cls, ctx: FunctionCtx, args: tuple, outputs: tuple) -> tuple:
     return tuple(results)
 
 
-def _connect_output(ctx: FunctionCtx, node: FunctionNode, args: tuple, index: int,
-                    output: Tensor) -> Tensor:
+def _connect_output(
+    ctx: FunctionCtx, node: FunctionNode, args: tuple, index: int, output: Tensor
+) -> Tensor:
     dirty = id(output) in ctx._dirty
     if dirty:
         if output._requires_grad and output._node is None:
             raise RuntimeError(
-                "a leaf Variable that requires grad has been used in an in-place operation.")
+                "a leaf Variable that requires grad has been used in an in-place operation."
+            )
         output._bump_version()
     elif any(output is a for a in args):
         # Returning an input unchanged: the caller gets a new tensor sharing its memory.
@@ -279,8 +294,9 @@ def _freeze_saved(ctx: FunctionCtx, outputs: list) -> None:
         saved.append(value)
     ctx._saved = tuple(saved)
     ctx._saved_versions = tuple(
-        v.counter[0] if isinstance(v, _SavedOutput) else
-        v._version if isinstance(v, Tensor) else 0 for v in saved)
+        v.counter[0] if isinstance(v, _SavedOutput) else v._version if isinstance(v, Tensor) else 0
+        for v in saved
+    )
 
 
 class _DelayedError(Function):
@@ -292,8 +308,9 @@ class _DelayedError(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        raise RuntimeError("trying to differentiate twice a function that was marked with "
-                           "@once_differentiable")
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )
 
 
 def once_differentiable(function):
@@ -305,12 +322,17 @@ def once_differentiable(function):
         with grad_mode.no_grad():
             outputs = function(ctx, *grads)
         if not grad_mode.state.enabled or not any(
-                isinstance(g, Tensor) and g._requires_grad for g in grads):
+            isinstance(g, Tensor) and g._requires_grad for g in grads
+        ):
             return outputs
         single = not isinstance(outputs, tuple)
         values = (outputs,) if single else outputs
-        marked = tuple(v.detach().requires_grad_(True) if isinstance(v, Tensor)
-                       and v.is_floating_point() else v for v in values)
+        marked = tuple(
+            v.detach().requires_grad_(True)
+            if isinstance(v, Tensor) and v.is_floating_point()
+            else v
+            for v in values
+        )
         errors = _DelayedError.apply(*marked)
         errors = errors if isinstance(errors, tuple) else (errors,)
         return errors[0] if single else errors

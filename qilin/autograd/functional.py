@@ -22,7 +22,8 @@ def _as_tuple(value, argument: str, function: str) -> tuple[bool, tuple]:
         return False, tuple(value)
     raise TypeError(
         f"The {argument} given to {function} must be either a Tensor or a tuple of Tensors but "
-        f"the value given has type {type(value).__name__}.")
+        f"the value given has type {type(value).__name__}."
+    )
 
 
 def _unpack(single: bool, values: tuple):
@@ -46,19 +47,28 @@ def _grad(outputs: tuple, inputs: tuple, grad_outputs: tuple, create_graph: bool
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if not pairs:
         return tuple(zeros_like(i) for i in inputs)
-    return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
-                create_graph=create_graph, allow_unused=True, materialize_grads=True)
+    return grad(
+        [o for o, _ in pairs],
+        inputs,
+        [g for _, g in pairs],
+        retain_graph=True,
+        create_graph=create_graph,
+        allow_unused=True,
+        materialize_grads=True,
+    )
 
 
 def _check_vectors(vectors: tuple, against: tuple, what: str) -> None:
     if len(vectors) != len(against):
-        raise RuntimeError(f"v is a tuple of invalid length: should be {len(against)} but got "
-                           f"{len(vectors)}.")
+        raise RuntimeError(
+            f"v is a tuple of invalid length: should be {len(against)} but got {len(vectors)}."
+        )
     for index, (v, ref) in enumerate(zip(vectors, against)):
         if tuple(v.shape) != tuple(ref.shape):
             raise RuntimeError(
                 f"Mismatch in shape: v[{index}] has a shape of {list(v.shape)} and {what}[{index}]"
-                f" has a shape of {list(ref.shape)}.")
+                f" has a shape of {list(ref.shape)}."
+            )
 
 
 def _ones_for(values: tuple, message: str) -> tuple:
@@ -79,14 +89,19 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     inputs = _leaves(inputs)
     single_out, outputs = _call(func, inputs, "vjp")
     if v is None:
-        vectors = _ones_for(outputs, "The vector v can only be None if the user-provided function "
-                                     "returns a single Tensor with a single element.")
+        vectors = _ones_for(
+            outputs,
+            "The vector v can only be None if the user-provided function "
+            "returns a single Tensor with a single element.",
+        )
     else:
         vectors = _as_tuple(v, "v", "vjp")[1]
         _check_vectors(vectors, outputs, "outputs")
     grads = _grad(outputs, inputs, vectors, create_graph)
-    return (_unpack(single_out, _finish(outputs, create_graph)),
-            _unpack(single_in, _finish(grads, create_graph)))
+    return (
+        _unpack(single_out, _finish(outputs, create_graph)),
+        _unpack(single_in, _finish(grads, create_graph)),
+    )
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -96,9 +111,12 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     single_in, inputs = _as_tuple(inputs, "inputs", "jvp")
     inputs = _leaves(inputs)
     if v is None:
-        tangents = _ones_for(inputs, "The vector v can only be None if the input to the "
-                                     "user-provided function is a single Tensor with a single "
-                                     "element.")
+        tangents = _ones_for(
+            inputs,
+            "The vector v can only be None if the input to the "
+            "user-provided function is a single Tensor with a single "
+            "element.",
+        )
     else:
         tangents = _as_tuple(v, "v", "jvp")[1]
         _check_vectors(tangents, inputs, "inputs")
@@ -107,12 +125,15 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     dummies = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
     grads = _grad(outputs, inputs, dummies, True)
     products = _grad(grads, dummies, tangents, create_graph)
-    return (_unpack(single_out, _finish(outputs, create_graph)),
-            _unpack(single_out, _finish(products, create_graph)))
+    return (
+        _unpack(single_out, _finish(outputs, create_graph)),
+        _unpack(single_out, _finish(products, create_graph)),
+    )
 
 
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
-             strategy="reverse-mode"):
+def jacobian(
+    func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"
+):
     """d func / d inputs: for each output and input, a tensor of shape output.shape +
     input.shape (nested tuples when either is a tuple). One vjp per output element;
     `vectorize` and `strategy` are accepted for torch compatibility and give the same result."""
@@ -127,31 +148,45 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         flat = output.reshape(-1)
         rows = [[] for _ in inputs]
         for k in range(flat.numel()):
-            grads = _grad((flat[k],), inputs, (None,), create_graph) if output.requires_grad \
+            grads = (
+                _grad((flat[k],), inputs, (None,), create_graph)
+                if output.requires_grad
                 else _grad((), inputs, (), create_graph)
+            )
             for i, g in enumerate(grads):
                 rows[i].append(g)
         per_input = []
         for i, source in enumerate(inputs):
             shape = tuple(output.shape) + tuple(source.shape)
-            block = stack(rows[i]).reshape(shape) if rows[i] else zeros(
-                shape, dtype=source.dtype, device=source.device)
+            block = (
+                stack(rows[i]).reshape(shape)
+                if rows[i]
+                else zeros(shape, dtype=source.dtype, device=source.device)
+            )
             per_input.append(block if create_graph else block.detach())
         blocks.append(_unpack(single_in, tuple(per_input)))
     return _unpack(single_out, tuple(blocks))
 
 
-def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
-            outer_jacobian_strategy="reverse-mode"):
+def hessian(
+    func,
+    inputs,
+    create_graph=False,
+    strict=False,
+    vectorize=False,
+    outer_jacobian_strategy="reverse-mode",
+):
     """The second derivatives of a scalar function: the Jacobian of its gradient."""
     single_in, inputs = _as_tuple(inputs, "inputs", "hessian")
 
     def gradient(*args):
         single_out, outputs = _call(func, args, "hessian")
         if len(outputs) != 1 or outputs[0].numel() != 1:
-            raise RuntimeError("The function given to hessian should return a single Tensor with "
-                               f"a single element, but it returned shape "
-                               f"{list(outputs[0].shape)}.")
+            raise RuntimeError(
+                "The function given to hessian should return a single Tensor with "
+                f"a single element, but it returned shape "
+                f"{list(outputs[0].shape)}."
+            )
         return _unpack(single_in, _grad(outputs, args, (None,), True))
 
     return jacobian(gradient, _unpack(single_in, inputs), create_graph=create_graph)
@@ -162,13 +197,18 @@ def _second_order(func, inputs, v, create_graph: bool, function: str, transpose:
     inputs = _leaves(inputs)
     single_out, outputs = _call(func, inputs, function)
     if len(outputs) != 1 or outputs[0].numel() != 1:
-        raise RuntimeError(f"The function given to {function} should return a single Tensor "
-                           f"with a single element, but it returned shape "
-                           f"{list(outputs[0].shape)}.")
+        raise RuntimeError(
+            f"The function given to {function} should return a single Tensor "
+            f"with a single element, but it returned shape "
+            f"{list(outputs[0].shape)}."
+        )
     if v is None:
-        vectors = _ones_for(inputs, "The vector v can only be None if the input to the "
-                                    "user-provided function is a single Tensor with a single "
-                                    "element.")
+        vectors = _ones_for(
+            inputs,
+            "The vector v can only be None if the input to the "
+            "user-provided function is a single Tensor with a single "
+            "element.",
+        )
     else:
         vectors = _as_tuple(v, "v", function)[1]
         _check_vectors(vectors, inputs, "inputs")

@@ -8,8 +8,14 @@ import functools
 import inspect
 import threading
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled"]
+__all__ = [
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_grad_enabled",
+    "is_inference_mode_enabled",
+]
 
 
 class _State(threading.local):
@@ -60,8 +66,9 @@ class _GradModeContext:
 
     def __call__(self, function):
         if inspect.isclass(function):
-            raise RuntimeError(f"{type(self).__name__} cannot decorate a class; decorate its "
-                               "methods instead")
+            raise RuntimeError(
+                f"{type(self).__name__} cannot decorate a class; decorate its methods instead"
+            )
         template = self.clone()
         if inspect.isgeneratorfunction(function):
             return _wrap_generator(template, function)

@@ -16,14 +16,21 @@ from ..dtypes import FLOATING_NUMPY
 from ..tensor import Tensor, _wrap
 from . import anomaly, grad_mode
 
-__all__ = ["Node", "AccumulateGrad", "run_backward", "accumulator_of", "RemovableHandle",
-           "set_history"]
+__all__ = [
+    "Node",
+    "AccumulateGrad",
+    "run_backward",
+    "accumulator_of",
+    "RemovableHandle",
+    "set_history",
+]
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-    "graph a second time or if you need to access saved tensors after calling backward.")
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
 
 
 class RemovableHandle:
@@ -63,7 +70,8 @@ class _HookMixin:
                     raise RuntimeError(
                         f"hook '{getattr(hook, '__name__', hook)}' returned "
                         f"{type(result).__name__} {getattr(result, 'shape', '')}; expected a "
-                        f"Tensor of shape {tuple(grad.shape)} or None")
+                        f"Tensor of shape {tuple(grad.shape)} or None"
+                    )
                 grad = result
         return grad
 
@@ -86,9 +94,23 @@ class _HookMixin:
 class Node(_HookMixin):
     """One recorded op application: `op.vjp(node, grad)` turns output grads into input grads."""
 
-    __slots__ = ("op", "attrs", "next_edges", "needs_grad", "input_meta", "_inputs", "_versions",
-                 "_outputs", "_output_meta", "_device", "_tensor_hooks", "_retained", "_freed",
-                 "trace", "__weakref__")
+    __slots__ = (
+        "op",
+        "attrs",
+        "next_edges",
+        "needs_grad",
+        "input_meta",
+        "_inputs",
+        "_versions",
+        "_outputs",
+        "_output_meta",
+        "_device",
+        "_tensor_hooks",
+        "_retained",
+        "_freed",
+        "trace",
+        "__weakref__",
+    )
 
     def __init__(self, op, attrs, inputs, next_edges, needs_grad, input_meta, device):
         self.op = op
@@ -113,15 +135,21 @@ class Node(_HookMixin):
     @property
     def inputs(self) -> tuple:
         if self._inputs is None:
-            raise RuntimeError(_FREED if self._freed else
-                               f"{self.name()} did not save its inputs (op record says save_inputs=False)")
+            raise RuntimeError(
+                _FREED
+                if self._freed
+                else f"{self.name()} did not save its inputs (op record says save_inputs=False)"
+            )
         for value, version in zip(self._inputs, self._versions):
             if isinstance(value, Tensor) and value._version != version:
                 # As in torch, the error comes only if the vjp reads the stale values (index
                 # saves its input for the shape, but reads only the indices).
-                return tuple(_StaleInput.of(v, self, saved)
-                             if isinstance(v, Tensor) and v._version != saved else v
-                             for v, saved in zip(self._inputs, self._versions))
+                return tuple(
+                    _StaleInput.of(v, self, saved)
+                    if isinstance(v, Tensor) and v._version != saved
+                    else v
+                    for v, saved in zip(self._inputs, self._versions)
+                )
         return self._inputs
 
     @property
@@ -131,8 +159,11 @@ class Node(_HookMixin):
     @property
     def outs(self) -> tuple:
         if self._outputs is None:
-            raise RuntimeError(_FREED if self._freed else
-                               f"{self.name()} did not save its outputs (op record says save_outputs=False)")
+            raise RuntimeError(
+                _FREED
+                if self._freed
+                else f"{self.name()} did not save its outputs (op record says save_outputs=False)"
+            )
         tensors = []
         for index, (data, counter, version) in enumerate(self._outputs):
             if counter[0] != version:
@@ -140,8 +171,9 @@ class Node(_HookMixin):
                     f"one of the variables needed for gradient computation has been modified by an "
                     f"inplace operation: [{_type_name(data)} {list(data.shape)}], which is output "
                     f"{index} of {self.name()}, is at version {counter[0]}; expected version "
-                    f"{version} instead. Hint: the backtrace further above shows the operation that "
-                    "failed to compute its gradient.")
+                    f"{version} instead. Hint: the backtrace further above shows the operation "
+                    "that failed to compute its gradient."
+                )
             # Rebuilt with this node as grad_fn so higher-order gradients flow through it.
             tensor = _wrap(data, self._device)
             if data.dtype in FLOATING_NUMPY and index not in self.op.nondiff_outputs:
@@ -158,7 +190,8 @@ class Node(_HookMixin):
             self._output_meta = tuple([(t._data.shape, t._data.dtype) for t in outputs])
         if self.op.save_outputs:
             self._outputs = tuple(
-                [(t._data, t._shared_version_counter(), t._version) for t in outputs])
+                [(t._data, t._shared_version_counter(), t._version) for t in outputs]
+            )
 
     def add_retain_grad(self, tensor: Tensor) -> None:
         if self._retained is None:
@@ -179,7 +212,8 @@ class Node(_HookMixin):
             incoming = grads[0]
         else:
             incoming = tuple(
-                g if g is not None else _zeros(meta[i], self._device) for i, g in enumerate(grads))
+                g if g is not None else _zeros(meta[i], self._device) for i, g in enumerate(grads)
+            )
         with grad_mode.set_grad_enabled(create_graph):
             result = self.op.vjp(self, incoming)
             if not isinstance(result, tuple):
@@ -196,7 +230,8 @@ class Node(_HookMixin):
         if grad._data.shape != shape:
             raise RuntimeError(
                 f"{self.name()}: the vjp of '{self.op.name}' returned a gradient of shape "
-                f"{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}")
+                f"{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}"
+            )
         return grad
 
     def name(self) -> str:
@@ -299,9 +334,16 @@ def edge_of(tensor: Tensor):
     return (found, 0)
 
 
-def run_backward(roots: list, root_grads: list, *, retain_graph: bool, create_graph: bool,
-                 capture: list | None = None, accumulate_into: set | None = None,
-                 targets: set | None = None) -> list | None:
+def run_backward(
+    roots: list,
+    root_grads: list,
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    capture: list | None = None,
+    accumulate_into: set | None = None,
+    targets: set | None = None,
+) -> list | None:
     """Propagate `root_grads` from the `roots` edges to the leaves.
 
     capture: edges whose incoming gradient is returned (autograd.grad); then nothing is
@@ -309,14 +351,19 @@ def run_backward(roots: list, root_grads: list, *, retain_graph: bool, create_gr
     targets: nodes that must run (backward(inputs=...)). With capture or targets, only the part
     of the graph that leads to them runs, as in torch: other hooks do not fire.
     """
-    dependencies, parents = _dependencies(roots, track_parents=capture is not None or
-                                          targets is not None)
+    dependencies, parents = _dependencies(
+        roots, track_parents=capture is not None or targets is not None
+    )
     execute = reach = None
     if parents is not None:
         goals = set(targets or ()) | {node for node, _ in capture or ()}
         reach = _reaching(goals, parents)
-        execute = {node for node in reach if node in (targets or ()) or any(
-            edge is not None and edge[0] in reach for edge in node.next_edges)}
+        execute = {
+            node
+            for node in reach
+            if node in (targets or ())
+            or any(edge is not None and edge[0] in reach for edge in node.next_edges)
+        }
 
     buffers: dict = {}
     for (node, index), grad in zip(roots, root_grads):
@@ -332,8 +379,9 @@ def run_backward(roots: list, root_grads: list, *, retain_graph: bool, create_gr
         runs = execute is None or node in execute
         input_grads = ()
         if grads is not None:
-            input_grads = _run_node(node, grads, create_graph, captured, accumulate_into, owned,
-                                    runs)
+            input_grads = _run_node(
+                node, grads, create_graph, captured, accumulate_into, owned, runs
+            )
             if runs and not retain_graph and isinstance(node, Node):
                 node.release()
         if not runs:
@@ -387,8 +435,9 @@ def _reaching(goals: set, parents: dict) -> set:
     return reach
 
 
-def _run_node(node, grads: list, create_graph: bool, captured, accumulate_into, owned,
-              runs: bool = True) -> tuple:
+def _run_node(
+    node, grads: list, create_graph: bool, captured, accumulate_into, owned, runs: bool = True
+) -> tuple:
     """Hooks, retained and captured grads, then (if `runs`) the node itself; torch's order."""
     hooks = node._tensor_hooks
     if hooks:
@@ -453,14 +502,22 @@ def _type_name(data) -> str:
     from .. import dtypes
 
     name = dtypes.from_numpy(data.dtype).name
-    return "qilin." + {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
-                       "float16": "HalfTensor", "bool": "BoolTensor"}.get(name, name + "Tensor")
+    return "qilin." + {
+        "float32": "FloatTensor",
+        "float64": "DoubleTensor",
+        "int64": "LongTensor",
+        "float16": "HalfTensor",
+        "bool": "BoolTensor",
+    }.get(name, name + "Tensor")
 
 
 def _stale_error(value: Tensor, node: Node, version: int) -> RuntimeError:
     data = value._data
-    which = "" if value._node is None else (
-        f", which is output {value._out_index} of {value._node.name()}")
+    which = (
+        ""
+        if value._node is None
+        else (f", which is output {value._out_index} of {value._node.name()}")
+    )
     where = ""
     if getattr(node, "trace", None):
         frame = node.trace[-1]
@@ -469,11 +526,14 @@ def _stale_error(value: Tensor, node: Node, version: int) -> RuntimeError:
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: [{_type_name(data)} {list(data.shape)}]{which}, is at version "
         f"{value._version}; expected version {version} instead (it is an input of "
-        f"{node.name()}).{where or _ANOMALY_HINT}")
+        f"{node.name()}).{where or _ANOMALY_HINT}"
+    )
 
 
-_ANOMALY_HINT = (" Hint: enable anomaly detection to find the forward line that saved it, with "
-                 "qilin.autograd.set_detect_anomaly(True).")
+_ANOMALY_HINT = (
+    " Hint: enable anomaly detection to find the forward line that saved it, with "
+    "qilin.autograd.set_detect_anomaly(True)."
+)
 
 
 class _StaleInput(Tensor):
@@ -494,4 +554,3 @@ class _StaleInput(Tensor):
     @property
     def _data(self):
         raise _stale_error(self._source, self._saved_by, self._saved_version)
-

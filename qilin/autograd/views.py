@@ -30,8 +30,11 @@ def replay(chain: tuple, tensor: Tensor) -> Tensor:
 
 
 def _same_memory(a: Tensor, b: Tensor) -> bool:
-    return (a.data_ptr() == b.data_ptr() and a._data.strides == b._data.strides
-            and a._data.shape == b._data.shape)
+    return (
+        a.data_ptr() == b.data_ptr()
+        and a._data.strides == b._data.strides
+        and a._data.shape == b._data.shape
+    )
 
 
 class _CopySlices:
@@ -80,8 +83,9 @@ class _Overwritten:
 def overwrite(target: Tensor, name: str) -> None:
     """`target`, which had a history, now holds values that do not depend on anything."""
     meta = ((target._data.shape, target._data.dtype),)
-    node = Node(_Overwritten(name), {}, (target,), (edge_of(target),), (True,), meta,
-                target._device)
+    node = Node(
+        _Overwritten(name), {}, (target,), (edge_of(target),), (True,), meta, target._device
+    )
     node.save_outputs((target,))
     set_history(target, node, 0)
 
@@ -100,8 +104,15 @@ def write_back(view: Tensor, result: Tensor) -> bool:
     needs = (root._requires_grad, result._requires_grad)
     edges = tuple(edge_of(t) if need else None for t, need in zip((root, result), needs))
     meta = tuple((t._data.shape, t._data.dtype) for t in (root, result))
-    node = Node(COPY_SLICES, {"keep": keep, "chain": chain}, (root, result), edges, needs, meta,
-                root._device)
+    node = Node(
+        COPY_SLICES,
+        {"keep": keep, "chain": chain},
+        (root, result),
+        edges,
+        needs,
+        meta,
+        root._device,
+    )
     node.save_outputs((root,))
     set_history(root, node, 0)
     _rederive(view, chain)
@@ -131,7 +142,8 @@ def _refuse_multi_output(chain: tuple) -> None:
                 f"Output {index} of {op.name} is a view and is being modified inplace. This view "
                 "is the output of a function that returns multiple views. Such functions do not "
                 "allow the output views to be modified inplace. You should replace the inplace "
-                "operation by an out-of-place one.")
+                "operation by an out-of-place one."
+            )
 
 
 def before_write(view: Tensor) -> None:

@@ -14,8 +14,10 @@ def _import_cupy():
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # driver missing or broken
-        raise RuntimeError(f"a CUDA device was requested, but no CUDA driver or GPU answered "
-                           f"({error}); use device='cpu' on this machine") from None
+        raise RuntimeError(
+            f"a CUDA device was requested, but no CUDA driver or GPU answered "
+            f"({error}); use device='cpu' on this machine"
+        ) from None
     return cupy, count
 
 
@@ -40,8 +42,9 @@ class CupyBackend:
     def __init__(self, index: int):
         cupy, count = _import_cupy()
         if index >= count:
-            raise RuntimeError(f"CUDA device cuda:{index} was requested, but only {count} GPU(s) "
-                               "exist")
+            raise RuntimeError(
+                f"CUDA device cuda:{index} was requested, but only {count} GPU(s) exist"
+            )
         self.xp, self.index = cupy, index
 
     @classmethod

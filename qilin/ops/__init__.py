@@ -3,8 +3,31 @@
 Importing this package registers every op; `OPS` maps names to records.
 """
 
-from . import creation, decompositions, elementwise, indexing, linalg, movement, reduction, sorting
+from . import (
+    composite,
+    creation,
+    decompositions,
+    elementwise,
+    indexing,
+    linalg,
+    movement,
+    reduction,
+    sorting,
+)
 from .registry import OPS, Op, Spec, get
 
-__all__ = ["OPS", "Op", "Spec", "get", "creation", "elementwise", "indexing", "linalg",
-           "movement", "reduction", "sorting"]
+__all__ = [
+    "OPS",
+    "Op",
+    "Spec",
+    "get",
+    "composite",
+    "creation",
+    "decompositions",
+    "elementwise",
+    "indexing",
+    "linalg",
+    "movement",
+    "reduction",
+    "sorting",
+]

@@ -40,8 +40,10 @@ def sinc(input):
 def heaviside(input, values):
     """0 where input < 0, `values` where input == 0, 1 where input > 0."""
     if input.dtype is not values.dtype:
-        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes: "
-                           f"{input.dtype.name} and {values.dtype.name}")
+        raise RuntimeError(
+            f"heaviside is not yet implemented for tensors with different dtypes: "
+            f"{input.dtype.name} and {values.dtype.name}"
+        )
     step = (input > 0).to(input.dtype)
     return WHERE(EQ(input, 0), values, step)
 
@@ -57,4 +59,3 @@ def logaddexp2(input, other):
     """log2(2**a + 2**b)."""
     ln2 = math.log(2.0)
     return LOGADDEXP(input * ln2, other * ln2) / ln2
-

@@ -19,9 +19,29 @@ from .. import dtypes
 from ..device import CPU, resolve
 from ..tensor import Size, Tensor, _wrap
 
-__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
-           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
-           "logspace", "eye", "scalar_tensor", "empty_strided", "tril_indices", "triu_indices"]
+__all__ = [
+    "tensor",
+    "as_tensor",
+    "asarray",
+    "from_numpy",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "arange",
+    "range",
+    "linspace",
+    "logspace",
+    "eye",
+    "scalar_tensor",
+    "empty_strided",
+    "tril_indices",
+    "triu_indices",
+]
 
 _builtin_range = range
 _SCALARS = (bool, int, float, np.bool_, np.number)
@@ -41,8 +61,9 @@ def size_from_args(args: tuple, size, name: str) -> tuple:
     shape = tuple(_dimension(value, name) for value in args)
     for length in shape:
         if length < 0:
-            raise RuntimeError(f"{name}(): Trying to create tensor with negative dimension "
-                               f"{length}: {list(shape)}")
+            raise RuntimeError(
+                f"{name}(): Trying to create tensor with negative dimension {length}: {list(shape)}"
+            )
     return shape
 
 
@@ -51,8 +72,10 @@ def _dimension(value, name: str) -> int:
         return int(value)
     if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
         return int(value.item())
-    raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element of "
-                    f"type {type(value).__name__}")
+    raise TypeError(
+        f"{name}(): argument 'size' must be tuple of ints, but found element of "
+        f"type {type(value).__name__}"
+    )
 
 
 def finish(array: np.ndarray, dtype: dtypes.DType, device, requires_grad: bool) -> Tensor:
@@ -77,8 +100,10 @@ def _write_out(result: Tensor, out: Tensor | None) -> Tensor:
     if not isinstance(out, Tensor):
         raise TypeError(f"out= expects a Tensor, got {type(out).__name__}")
     if tuple(out.shape) != tuple(result.shape):
-        raise RuntimeError(f"out= has shape {list(out.shape)} but the result has shape "
-                           f"{list(result.shape)}; qilin does not resize out= tensors")
+        raise RuntimeError(
+            f"out= has shape {list(out.shape)} but the result has shape "
+            f"{list(result.shape)}; qilin does not resize out= tensors"
+        )
     return out.copy_(result)
 
 
@@ -97,8 +122,13 @@ def _infer_dtype(data) -> dtypes.DType:
         found = None
         kinds = {type(item) for item in data}
         if kinds and kinds <= {bool, int, float}:  # the common flat case, without recursion
-            found = (dtypes.get_default_dtype() if float in kinds else
-                     dtypes.int64 if int in kinds else dtypes.bool)
+            found = (
+                dtypes.get_default_dtype()
+                if float in kinds
+                else dtypes.int64
+                if int in kinds
+                else dtypes.bool
+            )
             return found
         for item in data:
             dtype = _infer_dtype(item)
@@ -108,16 +138,19 @@ def _infer_dtype(data) -> dtypes.DType:
         return dtypes.int64
     if isinstance(data, numbers.Real):
         return dtypes.get_default_dtype()
-    raise TypeError(f"tensor(): could not infer the dtype of {type(data).__name__}; expected "
-                    "numbers, nested lists or tuples of numbers, NumPy arrays or tensors")
+    raise TypeError(
+        f"tensor(): could not infer the dtype of {type(data).__name__}; expected "
+        "numbers, nested lists or tuples of numbers, NumPy arrays or tensors"
+    )
 
 
 def _host_data(data):
     """Replace tensors inside nested data by host arrays, so NumPy can read everything."""
     if isinstance(data, Tensor):
         return data.detach()._host()
-    if isinstance(data, (list, tuple)) and any(isinstance(item, (Tensor, list, tuple))
-                                               for item in data):
+    if isinstance(data, (list, tuple)) and any(
+        isinstance(item, (Tensor, list, tuple)) for item in data
+    ):
         return [_host_data(item) for item in data]
     return data
 
@@ -130,10 +163,11 @@ def _shape_mismatch(data, dim: int = 0):
     for item, length in zip(data, lengths):
         if length != lengths[0]:
             if None in (length, lengths[0]):
-                return (f"expected a number or a sequence consistently at dim {dim + 1}, but got "
-                        f"{type(data[0]).__name__} and {type(item).__name__}")
-            return (f"expected sequence of length {lengths[0]} at dim {dim + 1} (got "
-                    f"{length})")
+                return (
+                    f"expected a number or a sequence consistently at dim {dim + 1}, but got "
+                    f"{type(data[0]).__name__} and {type(item).__name__}"
+                )
+            return f"expected sequence of length {lengths[0]} at dim {dim + 1} (got {length})"
     for item in data:
         found = _shape_mismatch(item, dim + 1)
         if found:
@@ -149,8 +183,9 @@ def _build_array(data, dtype: dtypes.DType) -> np.ndarray:
     """
     inferred = _infer_dtype(data)
     wide = {dtypes.BOOL: np.bool_, dtypes.INTEGER: np.int64, dtypes.FLOATING: np.float64}
-    read_as = inferred.numpy if isinstance(data, (np.ndarray, np.generic)) else wide[
-        inferred.category]
+    read_as = (
+        inferred.numpy if isinstance(data, (np.ndarray, np.generic)) else wide[inferred.category]
+    )
     try:
         array = np.array(_host_data(data), dtype=read_as)
     except (ValueError, TypeError) as error:
@@ -169,8 +204,10 @@ def _check_integer_range(array: np.ndarray, dtype: dtypes.DType) -> None:
     low, high = array.min(), array.max()
     if low < floor or high > info.max:
         bad = low if low < floor else high
-        raise RuntimeError(f"tensor(): value {bad} cannot be converted to type {dtype.name} "
-                           f"without overflow (the range is [{floor}, {info.max}])")
+        raise RuntimeError(
+            f"tensor(): value {bad} cannot be converted to type {dtype.name} "
+            f"without overflow (the range is [{floor}, {info.max}])"
+        )
 
 
 def _array_like(data):
@@ -178,8 +215,11 @@ def _array_like(data):
     they are."""
     if isinstance(data, (Tensor, np.ndarray, list, tuple, *_SCALARS)):
         return data
-    if hasattr(data, "__array__") or hasattr(data, "__array_interface__") or isinstance(
-            data, memoryview):
+    if (
+        hasattr(data, "__array__")
+        or hasattr(data, "__array_interface__")
+        or isinstance(data, memoryview)
+    ):
         return np.asarray(data)
     return data
 
@@ -202,8 +242,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 def scalar_tensor(value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A 0-d tensor of the default float dtype (or `dtype`), as torch.scalar_tensor."""
-    return tensor(value, dtype=_dtype_or_default(dtype), device=device,
-                  requires_grad=requires_grad)
+    return tensor(value, dtype=_dtype_or_default(dtype), device=device, requires_grad=requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -224,20 +263,25 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False) -> 
     elif isinstance(obj, np.ndarray) and obj.dtype in dtypes._BY_NUMPY:
         shared = from_numpy(obj)
     if shared is not None:
-        same = (dtype is None or dtype is shared.dtype) and (target is None or
-                                                             target is shared.device)
+        same = (dtype is None or dtype is shared.dtype) and (
+            target is None or target is shared.device
+        )
         if same and not copy:
             result = shared
         elif not same and copy is False:
-            raise ValueError(f"asarray(): copy=False, but converting {shared.dtype} on "
-                             f"{shared.device} to {dtype or shared.dtype} on "
-                             f"{target or shared.device} needs a copy")
+            raise ValueError(
+                f"asarray(): copy=False, but converting {shared.dtype} on "
+                f"{shared.device} to {dtype or shared.dtype} on "
+                f"{target or shared.device} needs a copy"
+            )
         else:
             result = shared.to(device=target, dtype=dtype, copy=bool(copy) or same)
     else:
         if copy is False and not isinstance(obj, np.generic):
-            raise ValueError(f"asarray(): copy=False, but a {type(obj).__name__} must be copied "
-                             "into a new tensor")
+            raise ValueError(
+                f"asarray(): copy=False, but a {type(obj).__name__} must be copied "
+                "into a new tensor"
+            )
         result = tensor(obj, dtype=dtype, device=target)
     if requires_grad:
         result = result.detach() if result is obj else result
@@ -251,12 +295,18 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     if array.dtype not in dtypes._BY_NUMPY:
         supported = ", ".join(d.name for d in reversed(dtypes.ALL))
-        raise TypeError(f"can't convert np.ndarray of type {array.dtype}. The only supported "
-                        f"types are: {supported}.")
+        raise TypeError(
+            f"can't convert np.ndarray of type {array.dtype}. The only supported "
+            f"types are: {supported}."
+        )
     if not array.flags.writeable:
-        warnings.warn("The given NumPy array is not writable; qilin does not copy it, so "
-                      "in-place writes to the tensor will fail. Copy the array first, or make it "
-                      "writable.", UserWarning, stacklevel=2)
+        warnings.warn(
+            "The given NumPy array is not writable; qilin does not copy it, so "
+            "in-place writes to the tensor will fail. Copy the array first, or make it "
+            "writable.",
+            UserWarning,
+            stacklevel=2,
+        )
     return _wrap(array, CPU)
 
 
@@ -267,34 +317,59 @@ def _filled(shape: tuple, fill, dtype: dtypes.DType, device, requires_grad: bool
     array = xp.empty(shape, dtype=dtype.numpy)
     if fill is not None:
         # Through an array so out-of-range ints wrap (full_like(uint8, -1) is 255 in torch).
-        array[...] = np.asarray(fill) if isinstance(fill, int) and not isinstance(fill, bool) \
-            else fill
+        array[...] = (
+            np.asarray(fill) if isinstance(fill, int) and not isinstance(fill, bool) else fill
+        )
     result = _wrap(array, device)
     if requires_grad:
         result.requires_grad_(True)
     return result
 
 
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-          pin_memory=False, **kwargs) -> Tensor:
+def zeros(
+    *size,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+    **kwargs,
+) -> Tensor:
     shape = size_from_args(size, kwargs.pop("size", None), "zeros")
     _no_extra(kwargs, "zeros")
     return _write_out(_filled(shape, 0, _dtype_or_default(dtype), device, requires_grad), out)
 
 
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-         pin_memory=False, **kwargs) -> Tensor:
+def ones(
+    *size,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+    **kwargs,
+) -> Tensor:
     shape = size_from_args(size, kwargs.pop("size", None), "ones")
     _no_extra(kwargs, "ones")
     return _write_out(_filled(shape, 1, _dtype_or_default(dtype), device, requires_grad), out)
 
 
-def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-          pin_memory=False, memory_format=None, **kwargs) -> Tensor:
+def empty(
+    *size,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+    memory_format=None,
+    **kwargs,
+) -> Tensor:
     shape = size_from_args(size, kwargs.pop("size", None), "empty")
     _no_extra(kwargs, "empty")
-    return _write_out(_filled(shape, None, _dtype_or_default(dtype), device, requires_grad),
-                      out)
+    return _write_out(_filled(shape, None, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def _no_extra(kwargs: dict, name: str) -> None:
@@ -302,8 +377,9 @@ def _no_extra(kwargs: dict, name: str) -> None:
         raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kwargs)}")
 
 
-def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
-                  pin_memory=False) -> Tensor:
+def empty_strided(
+    size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+) -> Tensor:
     """An uninitialised contiguous tensor of `size` (qilin ignores the requested strides)."""
     return empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -321,13 +397,21 @@ def _fill_dtype(fill_value) -> dtypes.DType:
     raise TypeError(f"full(): fill_value must be a number, got {type(fill_value).__name__}")
 
 
-def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
-         requires_grad=False, pin_memory=False) -> Tensor:
+def full(
+    size,
+    fill_value,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+) -> Tensor:
     """A tensor of `size` filled with `fill_value`; the dtype follows the value (True -> bool,
     3 -> int64, 3.0 -> the default float) unless given."""
     if not isinstance(size, (tuple, list)):
-        raise TypeError(f"full(): argument 'size' must be tuple of ints, not "
-                        f"{type(size).__name__}")
+        raise TypeError(f"full(): argument 'size' must be tuple of ints, not {type(size).__name__}")
     dtype = dtypes.to_dtype(dtype) if dtype is not None else _fill_dtype(fill_value)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -338,30 +422,44 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
 def _like(input: Tensor, dtype, device):
     if not isinstance(input, Tensor):
         raise TypeError(f"expected a Tensor as input, got {type(input).__name__}")
-    return (tuple(input.shape), dtypes.to_dtype(dtype) if dtype is not None else input.dtype,
-            device if device is not None else input.device)
+    return (
+        tuple(input.shape),
+        dtypes.to_dtype(dtype) if dtype is not None else input.dtype,
+        device if device is not None else input.device,
+    )
 
 
-def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
-               memory_format=None) -> Tensor:
+def zeros_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+) -> Tensor:
     shape, dtype, device = _like(input, dtype, device)
     return _filled(shape, 0, dtype, device, requires_grad)
 
 
-def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
-              memory_format=None) -> Tensor:
+def ones_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+) -> Tensor:
     shape, dtype, device = _like(input, dtype, device)
     return _filled(shape, 1, dtype, device, requires_grad)
 
 
-def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
-               memory_format=None) -> Tensor:
+def empty_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+) -> Tensor:
     shape, dtype, device = _like(input, dtype, device)
     return _filled(shape, None, dtype, device, requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
-              memory_format=None) -> Tensor:
+def full_like(
+    input,
+    fill_value,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    memory_format=None,
+) -> Tensor:
     shape, dtype, device = _like(input, dtype, device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -372,16 +470,19 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requir
 def _number(value, name: str):
     if isinstance(value, Tensor):
         if value.numel() != 1:
-            raise RuntimeError(f"{name}: expected a number or a one-element tensor, got a tensor "
-                               f"of shape {list(value.shape)}")
+            raise RuntimeError(
+                f"{name}: expected a number or a one-element tensor, got a tensor "
+                f"of shape {list(value.shape)}"
+            )
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
     return value.item() if isinstance(value, np.generic) else value
 
 
-def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
-           requires_grad=False) -> Tensor:
+def arange(
+    start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
+) -> Tensor:
     """Values from `start` up to (not including) `end` by `step`.
 
     Integer dtypes truncate start, end and step to integers first; float dtypes count
@@ -401,8 +502,10 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     if not (math.isfinite(start) and math.isfinite(end)):
         raise RuntimeError(f"arange: unsupported range: {start} -> {end}")
     if (step > 0 and end < start) or (step < 0 and end > start):
-        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
-                           f"(start={start}, end={end}, step={step})")
+        raise RuntimeError(
+            f"arange: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     count = math.ceil((float(end) - float(start)) / float(step))
     if dtype.is_floating_point:  # values accumulate in float64 and are cast once
         array = start + np.arange(count, dtype=np.float64) * step
@@ -411,21 +514,35 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     return _write_out(finish(array, dtype, device, requires_grad), out)
 
 
-def range(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
-          requires_grad=False) -> Tensor:
+def range(
+    start=0,
+    end=None,
+    step=1,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+) -> Tensor:
     """Deprecated torch.range: like arange, but `end` is included."""
-    warnings.warn("qilin.range is deprecated and will be removed in a future release because "
-                  "its behavior is inconsistent with Python's range builtin. Instead, use "
-                  "qilin.arange, which produces values in [start, end).", UserWarning,
-                  stacklevel=2)
+    warnings.warn(
+        "qilin.range is deprecated and will be removed in a future release because "
+        "its behavior is inconsistent with Python's range builtin. Instead, use "
+        "qilin.arange, which produces values in [start, end).",
+        UserWarning,
+        stacklevel=2,
+    )
     if end is None:
         start, end = 0, start
     start, end, step = (_number(v, "range") for v in (start, end, step))
     if step == 0:
         raise RuntimeError("range: step must be nonzero")
     if (step > 0 and end < start) or (step < 0 and end > start):
-        raise RuntimeError(f"range: upper bound and lower bound inconsistent with step sign "
-                           f"(start={start}, end={end}, step={step})")
+        raise RuntimeError(
+            f"range: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     count = int(math.floor((end - start) / step)) + 1
     array = start + np.arange(count, dtype=np.float64) * step
     return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
@@ -450,16 +567,27 @@ def _symmetric_linspace(start: float, end: float, steps: int) -> np.ndarray:
     return np.where(index < halfway, start + step * index, end - step * (steps - 1 - index))
 
 
-def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False) -> Tensor:
+def linspace(
+    start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
+) -> Tensor:
     """`steps` values evenly spaced from `start` to `end`, both included."""
     start, end = _number(start, "linspace"), _number(end, "linspace")
     array = _symmetric_linspace(float(start), float(end), _steps(steps, "linspace"))
     return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
 
 
-def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False) -> Tensor:
+def logspace(
+    start,
+    end,
+    steps,
+    base=10.0,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+) -> Tensor:
     """`steps` values base ** linspace(start, end, steps)."""
     start, end = _number(start, "logspace"), _number(end, "logspace")
     exponents = _symmetric_linspace(float(start), float(end), _steps(steps, "logspace"))
@@ -467,8 +595,9 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None,
     return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
 
 
-def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None,
-        requires_grad=False) -> Tensor:
+def eye(
+    n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
+) -> Tensor:
     """An n x m matrix with ones on the diagonal."""
     for name, value in (("n", n), ("m", m)):
         if value is not None and value < 0:
@@ -481,8 +610,9 @@ def _triangle_indices(row: int, col: int, offset: int, lower: bool, dtype, devic
     rows, cols = np.indices((row, col))
     keep = (cols - rows <= offset) if lower else (cols - rows >= offset)
     array = np.stack([rows[keep], cols[keep]]) if row and col else np.zeros((2, 0), np.int64)
-    return finish(array, dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64, device,
-                  False)
+    return finish(
+        array, dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64, device, False
+    )
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None) -> Tensor:
@@ -511,5 +641,7 @@ def legacy_tensor(*args, device=None) -> Tensor:
         return tensor(args[0], dtype=dtypes.get_default_dtype(), device=device)
     if len(args) == 1:
         raise TypeError(f"Tensor(): data must be a sequence (got {type(args[0]).__name__})")
-    raise TypeError(f"Tensor(): expected sizes as ints or one sequence of data, got "
-                    f"({', '.join(type(a).__name__ for a in args)})")
+    raise TypeError(
+        f"Tensor(): expected sizes as ints or one sequence of data, got "
+        f"({', '.join(type(a).__name__ for a in args)})"
+    )

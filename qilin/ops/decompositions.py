@@ -27,8 +27,19 @@ from ..dispatch import user_location
 from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
 
-__all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "cholesky", "qr", "svd", "svdvals",
-           "eigh", "eigvalsh"]
+__all__ = [
+    "LinAlgError",
+    "inv",
+    "solve",
+    "det",
+    "slogdet",
+    "cholesky",
+    "qr",
+    "svd",
+    "svdvals",
+    "eigh",
+    "eigvalsh",
+]
 
 
 class LinAlgError(RuntimeError):
@@ -41,19 +52,24 @@ def check_matrix(name: str, A, square: bool = False) -> None:
     if len(A.shape) < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
     if not A.dtype.is_floating_point:
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{A.dtype.name}")
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got {A.dtype.name}"
+        )
     if A.dtype.itemsize < 4:
         raise RuntimeError(f"{name}: Low precision dtypes not supported. Got {A.dtype.name}")
     if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
-                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+        raise RuntimeError(
+            f"{name}: A must be batches of square matrices, but they are "
+            f"{A.shape[-2]} by {A.shape[-1]} matrices"
+        )
 
 
 def _same_dtype(name: str, A, B) -> None:
     if A.dtype is not B.dtype:
-        raise RuntimeError(f"{name}: Expected A and B to have the same dtype, but found A of type "
-                           f"{A.dtype.name} and B of type {B.dtype.name} instead")
+        raise RuntimeError(
+            f"{name}: Expected A and B to have the same dtype, but found A of type "
+            f"{A.dtype.name} and B of type {B.dtype.name} instead"
+        )
 
 
 def _linalg_error(name: str, message: str, batch_index: int | None) -> LinAlgError:
@@ -124,8 +140,12 @@ def _inv_kernel(xp, A):
     try:
         return xp.linalg.inv(A)
     except np.linalg.LinAlgError:
-        raise _singular_error("linalg.inv", "The inversion could not be completed because the "
-                              "input matrix is singular.", xp, A) from None
+        raise _singular_error(
+            "linalg.inv",
+            "The inversion could not be completed because the input matrix is singular.",
+            xp,
+            A,
+        ) from None
 
 
 def _inv_vjp(node, g):
@@ -133,9 +153,18 @@ def _inv_vjp(node, g):
     return (-(inverse.mT @ g @ inverse.mT),)
 
 
-INV = define("linalg_inv", meta=_inv_meta, kernel=_inv_kernel, vjp=_inv_vjp, family="library",
-             save_inputs=False, save_outputs=True, eager_check=True,
-             lowering={"library": "getrf+getri"}, doc="Inverse of each square matrix.")
+INV = define(
+    "linalg_inv",
+    meta=_inv_meta,
+    kernel=_inv_kernel,
+    vjp=_inv_vjp,
+    family="library",
+    save_inputs=False,
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "getrf+getri"},
+    doc="Inverse of each square matrix.",
+)
 
 
 # ----- solve ---------------------------------------------------------------------------------
@@ -144,8 +173,10 @@ def _solve_meta(A, B):
     _same_dtype("linalg.solve", A, B)
     if len(B.shape) < 2 or B.shape[-2] != A.shape[-1]:
         rows, cols = (B.shape[-1], 1) if len(B.shape) < 2 else B.shape[-2:]
-        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
-                           f"({A.shape[-2]}x{A.shape[-1]} and {rows}x{cols})")
+        raise RuntimeError(
+            f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+            f"({A.shape[-2]}x{A.shape[-1]} and {rows}x{cols})"
+        )
     batch = broadcast_shapes(A.shape[:-2], B.shape[:-2], op="linalg.solve")
     return Spec(batch + tuple(B.shape[-2:]), A.dtype)
 
@@ -157,8 +188,9 @@ def _solve_kernel(xp, A, B):
     try:
         return xp.linalg.solve(A, B)
     except np.linalg.LinAlgError:
-        raise _singular_error("linalg.solve", "The solver failed because the input matrix is "
-                              "singular.", xp, A) from None
+        raise _singular_error(
+            "linalg.solve", "The solver failed because the input matrix is singular.", xp, A
+        ) from None
 
 
 def _solve_vjp(node, g):
@@ -168,9 +200,17 @@ def _solve_vjp(node, g):
     return (unbroadcast(grad_A, tuple(A.shape)), unbroadcast(grad_B, tuple(B.shape)))
 
 
-SOLVE = define("linalg_solve", meta=_solve_meta, kernel=_solve_kernel, vjp=_solve_vjp,
-               family="library", save_outputs=True, eager_check=True,
-               lowering={"library": "gesv"}, doc="X with A X = B, B a batch of matrices.")
+SOLVE = define(
+    "linalg_solve",
+    meta=_solve_meta,
+    kernel=_solve_kernel,
+    vjp=_solve_vjp,
+    family="library",
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "gesv"},
+    doc="X with A X = B, B a batch of matrices.",
+)
 
 
 # ----- det and slogdet -----------------------------------------------------------------------
@@ -185,9 +225,17 @@ def _det_vjp(node, g):
     return (scale * INV(A).mT,)
 
 
-DET = define("linalg_det", meta=_det_meta, kernel=lambda xp, A: xp.linalg.det(A), vjp=_det_vjp,
-             family="library", save_outputs=True, eager_check=True,
-             lowering={"library": "getrf"}, doc="Determinant (through an LU factorization).")
+DET = define(
+    "linalg_det",
+    meta=_det_meta,
+    kernel=lambda xp, A: xp.linalg.det(A),
+    vjp=_det_vjp,
+    family="library",
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "getrf"},
+    doc="Determinant (through an LU factorization).",
+)
 
 
 def _slogdet_meta(A):
@@ -207,9 +255,17 @@ def _slogdet_vjp(node, grads):
 
 
 # The sign keeps requires_grad (with a zero gradient), as in torch.
-SLOGDET = define("linalg_slogdet", meta=_slogdet_meta, kernel=_slogdet_kernel, vjp=_slogdet_vjp,
-                 family="library", num_outputs=2, eager_check=True, lowering={"library": "getrf"},
-                 doc="(sign, log|det|) of each square matrix.")
+SLOGDET = define(
+    "linalg_slogdet",
+    meta=_slogdet_meta,
+    kernel=_slogdet_kernel,
+    vjp=_slogdet_vjp,
+    family="library",
+    num_outputs=2,
+    eager_check=True,
+    lowering={"library": "getrf"},
+    doc="(sign, log|det|) of each square matrix.",
+)
 
 
 # ----- cholesky ------------------------------------------------------------------------------
@@ -235,9 +291,12 @@ def _cholesky_kernel(xp, A):
         index = _failing_element(xp.linalg.cholesky, A)
         matrix = A if index is None else A.reshape((-1,) + A.shape[-2:])[index]
         raise _linalg_error(
-            "linalg.cholesky", "The factorization could not be completed because the input is not "
+            "linalg.cholesky",
+            "The factorization could not be completed because the input is not "
             f"positive-definite (the leading minor of order {_leading_minor(xp, matrix)} is not "
-            "positive-definite).", index) from None
+            "positive-definite).",
+            index,
+        ) from None
 
 
 def _cholesky_vjp(node, g):
@@ -249,10 +308,18 @@ def _cholesky_vjp(node, g):
     return ((grad + grad.mT) * 0.5,)
 
 
-CHOLESKY = define("linalg_cholesky", meta=_cholesky_meta, kernel=_cholesky_kernel,
-                  vjp=_cholesky_vjp, family="library", save_inputs=False, save_outputs=True,
-                  eager_check=True, lowering={"library": "potrf"},
-                  doc="Lower-triangular L with A = L L^T (reads the lower triangle of A).")
+CHOLESKY = define(
+    "linalg_cholesky",
+    meta=_cholesky_meta,
+    kernel=_cholesky_kernel,
+    vjp=_cholesky_vjp,
+    family="library",
+    save_inputs=False,
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "potrf"},
+    doc="Lower-triangular L with A = L L^T (reads the lower triangle of A).",
+)
 
 
 # ----- qr ------------------------------------------------------------------------------------
@@ -262,8 +329,10 @@ _QR_MODES = ("reduced", "complete", "r")
 def _qr_meta(A, mode="reduced"):
     check_matrix("linalg.qr", A)
     if mode not in _QR_MODES:
-        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' "
-                           "(default), 'r', or 'complete'")
+        raise RuntimeError(
+            f"qr received unrecognized mode '{mode}' but expected one of 'reduced' "
+            "(default), 'r', or 'complete'"
+        )
     *batch, m, n = A.shape
     batch, k = tuple(batch), min(m, n)
     if mode == "r":
@@ -295,12 +364,15 @@ def _qr_vjp(node, grads):
     shape = node.input_meta[0][0]
     m, n = shape[-2], shape[-1]
     if mode == "r":
-        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when "
-                           "mode='r'. Please use linalg.qr(A, mode='reduced') if you are going to "
-                           "differentiate through linalg.qr.")
+        raise RuntimeError(
+            "The derivative of linalg.qr depends on Q, which is not computed when "
+            "mode='r'. Please use linalg.qr(A, mode='reduced') if you are going to "
+            "differentiate through linalg.qr."
+        )
     if mode == "complete" and m > n:
-        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and "
-                           "nrows > ncols.")
+        raise RuntimeError(
+            "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
+        )
     grad_Q, grad_R = grads
     Q, R = node.outs
     if m >= n:
@@ -313,9 +385,18 @@ def _qr_vjp(node, grads):
     return (cat([grad_X, Q @ grad_R2], -1),)
 
 
-QR = define("linalg_qr", meta=_qr_meta, kernel=_qr_kernel, vjp=_qr_vjp, family="library",
-            num_outputs=2, save_outputs=True, eager_check=True, lowering={"library": "geqrf"},
-            doc="A = Q R with orthonormal Q and upper-triangular R.")
+QR = define(
+    "linalg_qr",
+    meta=_qr_meta,
+    kernel=_qr_kernel,
+    vjp=_qr_vjp,
+    family="library",
+    num_outputs=2,
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "geqrf"},
+    doc="A = Q R with orthonormal Q and upper-triangular R.",
+)
 
 
 # ----- eigh and eigvalsh ---------------------------------------------------------------------
@@ -343,10 +424,19 @@ def _eigh_vjp(node, grads):
     return (vectors @ inner @ vectors.mT,)
 
 
-EIGH = define("linalg_eigh", meta=_eigh_meta, kernel=_eigh_kernel, vjp=_eigh_vjp,
-              family="library", num_outputs=2, save_inputs=False, save_outputs=True,
-              eager_check=True, lowering={"library": "syevd"},
-              doc="Eigenvalues (ascending) and eigenvectors of symmetric matrices.")
+EIGH = define(
+    "linalg_eigh",
+    meta=_eigh_meta,
+    kernel=_eigh_kernel,
+    vjp=_eigh_vjp,
+    family="library",
+    num_outputs=2,
+    save_inputs=False,
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "syevd"},
+    doc="Eigenvalues (ascending) and eigenvectors of symmetric matrices.",
+)
 
 
 def _eigvalsh_meta(A, UPLO="L"):
@@ -361,10 +451,16 @@ def _eigvalsh_vjp(node, g):
     return ((vectors * g.unsqueeze(-2)) @ vectors.mT,)
 
 
-EIGVALSH = define("linalg_eigvalsh", meta=_eigvalsh_meta,
-                  kernel=lambda xp, A, UPLO="L": xp.linalg.eigvalsh(A, UPLO=UPLO),
-                  vjp=_eigvalsh_vjp, family="library", eager_check=True,
-                  lowering={"library": "syevd"}, doc="Eigenvalues of symmetric matrices.")
+EIGVALSH = define(
+    "linalg_eigvalsh",
+    meta=_eigvalsh_meta,
+    kernel=lambda xp, A, UPLO="L": xp.linalg.eigvalsh(A, UPLO=UPLO),
+    vjp=_eigvalsh_vjp,
+    family="library",
+    eager_check=True,
+    lowering={"library": "syevd"},
+    doc="Eigenvalues of symmetric matrices.",
+)
 
 
 # ----- svd and svdvals -----------------------------------------------------------------------
@@ -373,8 +469,11 @@ def _svd_meta(A, full_matrices=True):
     *batch, m, n = A.shape
     batch, k = tuple(batch), min(m, n)
     left, right = (m, n) if full_matrices else (k, k)
-    return (Spec(batch + (m, left), A.dtype), Spec(batch + (k,), A.dtype),
-            Spec(batch + (right, n), A.dtype))
+    return (
+        Spec(batch + (m, left), A.dtype),
+        Spec(batch + (k,), A.dtype),
+        Spec(batch + (right, n), A.dtype),
+    )
 
 
 def _svd_kernel(xp, A, full_matrices=True):
@@ -411,10 +510,19 @@ def svd_backward(grad_U, grad_S, grad_Vh, U, S, Vh):
     return U @ inner @ Vh
 
 
-SVD = define("linalg_svd", meta=_svd_meta, kernel=_svd_kernel, vjp=_svd_vjp, family="library",
-             num_outputs=3, save_inputs=False, save_outputs=True, eager_check=True,
-             lowering={"library": "gesdd"},
-             doc="A = U diag(S) Vh, singular values in descending order.")
+SVD = define(
+    "linalg_svd",
+    meta=_svd_meta,
+    kernel=_svd_kernel,
+    vjp=_svd_vjp,
+    family="library",
+    num_outputs=3,
+    save_inputs=False,
+    save_outputs=True,
+    eager_check=True,
+    lowering={"library": "gesdd"},
+    doc="A = U diag(S) Vh, singular values in descending order.",
+)
 
 
 def _svdvals_meta(A):
@@ -428,10 +536,16 @@ def _svdvals_vjp(node, g):
     return ((U * g.unsqueeze(-2)) @ Vh,)
 
 
-SVDVALS = define("linalg_svdvals", meta=_svdvals_meta,
-                 kernel=lambda xp, A: xp.linalg.svd(A, compute_uv=False), vjp=_svdvals_vjp,
-                 family="library", eager_check=True, lowering={"library": "gesdd"},
-                 doc="Singular values in descending order.")
+SVDVALS = define(
+    "linalg_svdvals",
+    meta=_svdvals_meta,
+    kernel=lambda xp, A: xp.linalg.svd(A, compute_uv=False),
+    vjp=_svdvals_vjp,
+    family="library",
+    eager_check=True,
+    lowering={"library": "gesdd"},
+    doc="Singular values in descending order.",
+)
 
 
 # ----- the torch.linalg functions ------------------------------------------------------------

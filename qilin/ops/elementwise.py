@@ -22,91 +22,266 @@ from .registry import Spec
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"qilin\.")
 
 __all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-    "remainder", "fmod", "pow", "float_power", "neg", "negative", "positive", "abs", "absolute",
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square",
-    "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2",
-    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid", "erf", "erfc", "erfinv",
-    "floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn", "reciprocal", "clamp", "clip",
-    "clamp_min", "clamp_max", "minimum", "maximum", "fmin", "fmax", "lerp", "hypot", "logaddexp",
-    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
-    "not_equal", "isclose", "allclose", "equal", "logical_and", "logical_or", "logical_not",
-    "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "bitwise_left_shift", "bitwise_right_shift", "isnan", "isinf", "isposinf", "isneginf",
-    "isfinite", "isreal", "nan_to_num", "relu", "xlogy", "copysign", "deg2rad", "rad2deg",
+    "add",
+    "sub",
+    "subtract",
+    "mul",
+    "multiply",
+    "div",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "fmod",
+    "pow",
+    "float_power",
+    "neg",
+    "negative",
+    "positive",
+    "abs",
+    "absolute",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "atan2",
+    "arctan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "sigmoid",
+    "erf",
+    "erfc",
+    "erfinv",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "fix",
+    "frac",
+    "sign",
+    "sgn",
+    "reciprocal",
+    "clamp",
+    "clip",
+    "clamp_min",
+    "clamp_max",
+    "minimum",
+    "maximum",
+    "fmin",
+    "fmax",
+    "lerp",
+    "hypot",
+    "logaddexp",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "not_equal",
+    "isclose",
+    "allclose",
+    "equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_not",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
+    "isnan",
+    "isinf",
+    "isposinf",
+    "isneginf",
+    "isfinite",
+    "isreal",
+    "nan_to_num",
+    "relu",
+    "xlogy",
+    "copysign",
+    "deg2rad",
+    "rad2deg",
     "where",
 ]
 
 # ----- unary math (float results) ------------------------------------------------------------
 EXP = unary("exp", lambda xp, x: xp.exp(x), lambda g, x, out: g * out, save="output", c="exp({0})")
-EXP2 = unary("exp2", lambda xp, x: xp.exp2(x), lambda g, x, out: g * out * math.log(2.0),
-             save="output", c="exp2({0})")
-EXPM1 = unary("expm1", lambda xp, x: xp.expm1(x), lambda g, x, out: g * (out + 1),
-              save="output", c="expm1({0})")
+EXP2 = unary(
+    "exp2",
+    lambda xp, x: xp.exp2(x),
+    lambda g, x, out: g * out * math.log(2.0),
+    save="output",
+    c="exp2({0})",
+)
+EXPM1 = unary(
+    "expm1",
+    lambda xp, x: xp.expm1(x),
+    lambda g, x, out: g * (out + 1),
+    save="output",
+    c="expm1({0})",
+)
 LOG = unary("log", lambda xp, x: xp.log(x), lambda g, x, out: g / x, c="log({0})")
-LOG2 = unary("log2", lambda xp, x: xp.log2(x), lambda g, x, out: g / (x * math.log(2.0)),
-             c="log2({0})")
-LOG10 = unary("log10", lambda xp, x: xp.log10(x), lambda g, x, out: g / (x * math.log(10.0)),
-              c="log10({0})")
+LOG2 = unary(
+    "log2", lambda xp, x: xp.log2(x), lambda g, x, out: g / (x * math.log(2.0)), c="log2({0})"
+)
+LOG10 = unary(
+    "log10", lambda xp, x: xp.log10(x), lambda g, x, out: g / (x * math.log(10.0)), c="log10({0})"
+)
 LOG1P = unary("log1p", lambda xp, x: xp.log1p(x), lambda g, x, out: g / (x + 1), c="log1p({0})")
-SQRT = unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, x, out: g / (out * 2), save="output",
-             c="sqrt({0})")
-RSQRT = unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, x, out: g * out * out * out * -0.5,
-              save="output", c="(1 / sqrt({0}))")
+SQRT = unary(
+    "sqrt", lambda xp, x: xp.sqrt(x), lambda g, x, out: g / (out * 2), save="output", c="sqrt({0})"
+)
+RSQRT = unary(
+    "rsqrt",
+    lambda xp, x: 1 / xp.sqrt(x),
+    lambda g, x, out: g * out * out * out * -0.5,
+    save="output",
+    c="(1 / sqrt({0}))",
+)
 SIN = unary("sin", lambda xp, x: xp.sin(x), lambda g, x, out: g * cos(x), c="sin({0})")
 COS = unary("cos", lambda xp, x: xp.cos(x), lambda g, x, out: -g * sin(x), c="cos({0})")
-TAN = unary("tan", lambda xp, x: xp.tan(x), lambda g, x, out: g * (out * out + 1), save="output",
-            c="tan({0})")
-ASIN = unary("asin", lambda xp, x: xp.arcsin(x), lambda g, x, out: g * rsqrt(1 - x * x),
-             c="asin({0})")
-ACOS = unary("acos", lambda xp, x: xp.arccos(x), lambda g, x, out: -g * rsqrt(1 - x * x),
-             c="acos({0})")
+TAN = unary(
+    "tan",
+    lambda xp, x: xp.tan(x),
+    lambda g, x, out: g * (out * out + 1),
+    save="output",
+    c="tan({0})",
+)
+ASIN = unary(
+    "asin", lambda xp, x: xp.arcsin(x), lambda g, x, out: g * rsqrt(1 - x * x), c="asin({0})"
+)
+ACOS = unary(
+    "acos", lambda xp, x: xp.arccos(x), lambda g, x, out: -g * rsqrt(1 - x * x), c="acos({0})"
+)
 ATAN = unary("atan", lambda xp, x: xp.arctan(x), lambda g, x, out: g / (x * x + 1), c="atan({0})")
 SINH = unary("sinh", lambda xp, x: xp.sinh(x), lambda g, x, out: g * cosh(x), c="sinh({0})")
 COSH = unary("cosh", lambda xp, x: xp.cosh(x), lambda g, x, out: g * sinh(x), c="cosh({0})")
-TANH = unary("tanh", lambda xp, x: xp.tanh(x), lambda g, x, out: g * (1 - out * out),
-             save="output", c="tanh({0})")
-ASINH = unary("asinh", lambda xp, x: xp.arcsinh(x), lambda g, x, out: g * rsqrt(x * x + 1),
-              c="asinh({0})")
-ACOSH = unary("acosh", lambda xp, x: xp.arccosh(x), lambda g, x, out: g * rsqrt(x * x - 1),
-              c="acosh({0})")
-ATANH = unary("atanh", lambda xp, x: xp.arctanh(x), lambda g, x, out: g / (1 - x * x),
-              c="atanh({0})")
-SIGMOID = unary("sigmoid", lambda xp, x: special.sigmoid(xp, x),
-                lambda g, x, out: g * out * (1 - out), save="output", c="(1 / (1 + exp(-{0})))")
-ERF = unary("erf", lambda xp, x: special.erf(xp, x),
-            lambda g, x, out: g * exp(-x * x) * (2 / math.sqrt(math.pi)), c="erf({0})")
-ERFC = unary("erfc", lambda xp, x: special.erfc(xp, x),
-             lambda g, x, out: g * exp(-x * x) * (-2 / math.sqrt(math.pi)), c="erfc({0})")
-ERFINV = unary("erfinv", lambda xp, x: special.erfinv(xp, x),
-               lambda g, x, out: g * exp(out * out) * (math.sqrt(math.pi) / 2), save="output")
-RECIPROCAL = unary("reciprocal", lambda xp, x: 1 / x, lambda g, x, out: -g * out * out,
-                   save="output", c="(1 / {0})")
+TANH = unary(
+    "tanh",
+    lambda xp, x: xp.tanh(x),
+    lambda g, x, out: g * (1 - out * out),
+    save="output",
+    c="tanh({0})",
+)
+ASINH = unary(
+    "asinh", lambda xp, x: xp.arcsinh(x), lambda g, x, out: g * rsqrt(x * x + 1), c="asinh({0})"
+)
+ACOSH = unary(
+    "acosh", lambda xp, x: xp.arccosh(x), lambda g, x, out: g * rsqrt(x * x - 1), c="acosh({0})"
+)
+ATANH = unary(
+    "atanh", lambda xp, x: xp.arctanh(x), lambda g, x, out: g / (1 - x * x), c="atanh({0})"
+)
+SIGMOID = unary(
+    "sigmoid",
+    lambda xp, x: special.sigmoid(xp, x),
+    lambda g, x, out: g * out * (1 - out),
+    save="output",
+    c="(1 / (1 + exp(-{0})))",
+)
+ERF = unary(
+    "erf",
+    lambda xp, x: special.erf(xp, x),
+    lambda g, x, out: g * exp(-x * x) * (2 / math.sqrt(math.pi)),
+    c="erf({0})",
+)
+ERFC = unary(
+    "erfc",
+    lambda xp, x: special.erfc(xp, x),
+    lambda g, x, out: g * exp(-x * x) * (-2 / math.sqrt(math.pi)),
+    c="erfc({0})",
+)
+ERFINV = unary(
+    "erfinv",
+    lambda xp, x: special.erfinv(xp, x),
+    lambda g, x, out: g * exp(out * out) * (math.sqrt(math.pi) / 2),
+    save="output",
+)
+RECIPROCAL = unary(
+    "reciprocal",
+    lambda xp, x: 1 / x,
+    lambda g, x, out: -g * out * out,
+    save="output",
+    c="(1 / {0})",
+)
+
 
 # ----- unary, dtype-preserving -----------------------------------------------------------------
 def _negative(xp, x):
     if x.dtype.kind == "b":
-        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
-                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
-                           "instead.")
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you "
+            "are trying to invert a mask, use the `~` or `logical_not()` operator "
+            "instead."
+        )
     return xp.negative(x)
 
 
 NEG = unary("neg", _negative, lambda g, x, out: -g, to_float=False, save=None, c="(-{0})")
-ABS = unary("abs", lambda xp, x: xp.abs(x), lambda g, x, out: g * sign(x), to_float=False,
-            c="fabs({0})")
-SIGN = unary("sign", lambda xp, x: x.copy() if x.dtype.kind == "b" else xp.sign(x),
-             lambda g, x, out: g * 0, to_float=False, save=None, c="(({0} > 0) - ({0} < 0))")
-SQUARE = unary("square", lambda xp, x: xp.square(x), lambda g, x, out: g * x * 2, to_float=False,
-               c="({0} * {0})")
-RELU = unary("relu", lambda xp, x: xp.maximum(x, 0), lambda g, x, out: g * (out > 0),
-             to_float=False, save="output", c="({0} > 0 ? {0} : 0)")
+ABS = unary(
+    "abs", lambda xp, x: xp.abs(x), lambda g, x, out: g * sign(x), to_float=False, c="fabs({0})"
+)
+SIGN = unary(
+    "sign",
+    lambda xp, x: x.copy() if x.dtype.kind == "b" else xp.sign(x),
+    lambda g, x, out: g * 0,
+    to_float=False,
+    save=None,
+    c="(({0} > 0) - ({0} < 0))",
+)
+SQUARE = unary(
+    "square",
+    lambda xp, x: xp.square(x),
+    lambda g, x, out: g * x * 2,
+    to_float=False,
+    c="({0} * {0})",
+)
+RELU = unary(
+    "relu",
+    lambda xp, x: xp.maximum(x, 0),
+    lambda g, x, out: g * (out > 0),
+    to_float=False,
+    save="output",
+    c="({0} > 0 ? {0} : 0)",
+)
 
 
 def _rounding(name, function, c):
     """floor/ceil/round/trunc: integers pass through; the gradient is zero almost everywhere."""
-    return unary(name, lambda xp, x: x.copy() if x.dtype.kind in "biu" else function(xp, x),
-                 lambda g, x, out: g * 0, to_float=False, save=None, c=c)
+    return unary(
+        name,
+        lambda xp, x: x.copy() if x.dtype.kind in "biu" else function(xp, x),
+        lambda g, x, out: g * 0,
+        to_float=False,
+        save=None,
+        c=c,
+    )
 
 
 FLOOR = _rounding("floor", lambda xp, x: xp.floor(x), "floor({0})")
@@ -114,16 +289,42 @@ CEIL = _rounding("ceil", lambda xp, x: xp.ceil(x), "ceil({0})")
 ROUND = _rounding("round", lambda xp, x: xp.round(x), "nearbyint({0})")
 TRUNC = _rounding("trunc", lambda xp, x: xp.trunc(x), "trunc({0})")
 
-ISNAN = unary("isnan", lambda xp, x: xp.isnan(x), to_float=False, out_dtype=dtypes.bool,
-              differentiable=False, c="isnan({0})")
-ISINF = unary("isinf", lambda xp, x: xp.isinf(x), to_float=False, out_dtype=dtypes.bool,
-              differentiable=False, c="isinf({0})")
-ISFINITE = unary("isfinite", lambda xp, x: xp.isfinite(x), to_float=False, out_dtype=dtypes.bool,
-                 differentiable=False, c="isfinite({0})")
-LOGICAL_NOT = unary("logical_not", lambda xp, x: xp.logical_not(x), to_float=False,
-                    out_dtype=dtypes.bool, differentiable=False, c="(!{0})")
-BITWISE_NOT = unary("bitwise_not", lambda xp, x: xp.invert(x), to_float=False,
-                    differentiable=False, c="(~{0})")
+ISNAN = unary(
+    "isnan",
+    lambda xp, x: xp.isnan(x),
+    to_float=False,
+    out_dtype=dtypes.bool,
+    differentiable=False,
+    c="isnan({0})",
+)
+ISINF = unary(
+    "isinf",
+    lambda xp, x: xp.isinf(x),
+    to_float=False,
+    out_dtype=dtypes.bool,
+    differentiable=False,
+    c="isinf({0})",
+)
+ISFINITE = unary(
+    "isfinite",
+    lambda xp, x: xp.isfinite(x),
+    to_float=False,
+    out_dtype=dtypes.bool,
+    differentiable=False,
+    c="isfinite({0})",
+)
+LOGICAL_NOT = unary(
+    "logical_not",
+    lambda xp, x: xp.logical_not(x),
+    to_float=False,
+    out_dtype=dtypes.bool,
+    differentiable=False,
+    c="(!{0})",
+)
+BITWISE_NOT = unary(
+    "bitwise_not", lambda xp, x: xp.invert(x), to_float=False, differentiable=False, c="(~{0})"
+)
+
 
 # ----- binary arithmetic ---------------------------------------------------------------------
 def _is_integral(value) -> bool:
@@ -166,12 +367,16 @@ def _is_bool(value) -> bool:
 def _refuse_bool_subtraction(a, b) -> None:
     a_is_bool, b_is_bool = _is_bool(a), _is_bool(b)
     if a_is_bool and b_is_bool:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported. Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not "
+            "supported. Use the `^` or `logical_xor()` operator instead."
+        )
     if a_is_bool or b_is_bool:
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
-                           "operator instead.")
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
 
 
 def _refuse_negative_integer_power(a, b) -> None:
@@ -198,46 +403,113 @@ def _xlogy(xp, a, b):
     return xp.where((a == 0) & ~xp.isnan(b), 0, a * xp.log(b))
 
 
-ADD = binary("add", lambda xp, a, b: xp.add(a, b), lambda g, a, b, out: (g, g), save=None,
-             c="({0} + {1})")
-SUB = binary("sub", lambda xp, a, b: xp.subtract(a, b), lambda g, a, b, out: (g, -g), save=None,
-             c="({0} - {1})")
+ADD = binary(
+    "add",
+    lambda xp, a, b: xp.add(a, b),
+    (lambda g, a, b, out: g, lambda g, a, b, out: g),
+    save=None,
+    c="({0} + {1})",
+)
+SUB = binary(
+    "sub",
+    lambda xp, a, b: xp.subtract(a, b),
+    (lambda g, a, b, out: g, lambda g, a, b, out: -g),
+    save=None,
+    c="({0} - {1})",
+)
 SUB.kernel = _checked_first(SUB.kernel, _refuse_bool_subtraction)
-MUL = binary("mul", lambda xp, a, b: xp.multiply(a, b), lambda g, a, b, out: (g * b, g * a),
-             c="({0} * {1})")
-DIV = binary("div", lambda xp, a, b: xp.true_divide(a, b),
-             lambda g, a, b, out: (g / b, -g * a / (b * b)), result="float", c="({0} / {1})")
+MUL = binary(
+    "mul",
+    lambda xp, a, b: xp.multiply(a, b),
+    (lambda g, a, b, out: g * b, lambda g, a, b, out: g * a),
+    c="({0} * {1})",
+)
+DIV = binary(
+    "div",
+    lambda xp, a, b: xp.true_divide(a, b),
+    (lambda g, a, b, out: g / b, lambda g, a, b, out: -g * a / (b * b)),
+    result="float",
+    c="({0} / {1})",
+)
 POW = binary("pow", _power, lambda g, a, b, out: _pow_grad(g, a, b), c="pow({0}, {1})")
 POW.kernel = _checked_first(POW.kernel, _refuse_negative_integer_power)
-ATAN2 = binary("atan2", lambda xp, a, b: xp.arctan2(a, b),
-               lambda g, a, b, out: (g * b / (a * a + b * b), -g * a / (a * a + b * b)),
-               result="float", c="atan2({0}, {1})")
-MAXIMUM = binary("maximum", lambda xp, a, b: xp.maximum(a, b),
-                 lambda g, a, b, out: _select_grad(g, a, b, a > b), c="fmax({0}, {1})")
-MINIMUM = binary("minimum", lambda xp, a, b: xp.minimum(a, b),
-                 lambda g, a, b, out: _select_grad(g, a, b, a < b), c="fmin({0}, {1})")
-FMAX = binary("fmax", lambda xp, a, b: xp.fmax(a, b),
-              lambda g, a, b, out: _pick_grad(g, a, b, (a >= b) | isnan(b)), c="fmax({0}, {1})")
-FMIN = binary("fmin", lambda xp, a, b: xp.fmin(a, b),
-              lambda g, a, b, out: _pick_grad(g, a, b, (a <= b) | isnan(b)), c="fmin({0}, {1})")
-FMOD = binary("fmod", _integer_division(lambda xp, a, b: xp.fmod(a, b)),
-              lambda g, a, b, out: (g, -g * trunc(a / b)), c="fmod({0}, {1})")
-REMAINDER = binary("remainder", _integer_division(lambda xp, a, b: xp.mod(a, b)),
-                   lambda g, a, b, out: (g, -g * floor(a / b)), c="remainder({0}, {1})")
-FLOOR_DIVIDE = binary("floor_divide",
-                      _integer_division(lambda xp, a, b: xp.floor_divide(a, b)),
-                      lambda g, a, b, out: (g * 0, g * 0), save=None, c="floor({0} / {1})")
-HYPOT = binary("hypot", lambda xp, a, b: xp.hypot(a, b),
-               lambda g, a, b, out: (g * a / HYPOT(a, b), g * b / HYPOT(a, b)),
-               result="float", c="hypot({0}, {1})")
-LOGADDEXP = binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b),
-                   lambda g, a, b, out: (g * sigmoid(a - b), g * sigmoid(b - a)),
-                   result="float")
-COPYSIGN = binary("copysign", lambda xp, a, b: xp.copysign(a, b),
-                  lambda g, a, b, out: (_copysign_grad(g, a, b), g * 0), result="float",
-                  c="copysign({0}, {1})")
-XLOGY = binary("xlogy", _xlogy, lambda g, a, b, out: (g * XLOGY(a != 0, b), g * a / b),
-               result="float")
+ATAN2 = binary(
+    "atan2",
+    lambda xp, a, b: xp.arctan2(a, b),
+    (lambda g, a, b, out: g * b / (a * a + b * b), lambda g, a, b, out: -g * a / (a * a + b * b)),
+    result="float",
+    c="atan2({0}, {1})",
+)
+MAXIMUM = binary(
+    "maximum",
+    lambda xp, a, b: xp.maximum(a, b),
+    lambda g, a, b, out: _select_grad(g, a, b, a > b),
+    c="fmax({0}, {1})",
+)
+MINIMUM = binary(
+    "minimum",
+    lambda xp, a, b: xp.minimum(a, b),
+    lambda g, a, b, out: _select_grad(g, a, b, a < b),
+    c="fmin({0}, {1})",
+)
+FMAX = binary(
+    "fmax",
+    lambda xp, a, b: xp.fmax(a, b),
+    lambda g, a, b, out: _pick_grad(g, a, b, (a >= b) | isnan(b)),
+    c="fmax({0}, {1})",
+)
+FMIN = binary(
+    "fmin",
+    lambda xp, a, b: xp.fmin(a, b),
+    lambda g, a, b, out: _pick_grad(g, a, b, (a <= b) | isnan(b)),
+    c="fmin({0}, {1})",
+)
+FMOD = binary(
+    "fmod",
+    _integer_division(lambda xp, a, b: xp.fmod(a, b)),
+    (lambda g, a, b, out: g, lambda g, a, b, out: -g * trunc(a / b)),
+    c="fmod({0}, {1})",
+)
+REMAINDER = binary(
+    "remainder",
+    _integer_division(lambda xp, a, b: xp.mod(a, b)),
+    (lambda g, a, b, out: g, lambda g, a, b, out: -g * floor(a / b)),
+    c="remainder({0}, {1})",
+)
+FLOOR_DIVIDE = binary(
+    "floor_divide",
+    _integer_division(lambda xp, a, b: xp.floor_divide(a, b)),
+    lambda g, a, b, out: (g * 0, g * 0),
+    save=None,
+    c="floor({0} / {1})",
+)
+HYPOT = binary(
+    "hypot",
+    lambda xp, a, b: xp.hypot(a, b),
+    lambda g, a, b, out: (g * a / HYPOT(a, b), g * b / HYPOT(a, b)),
+    result="float",
+    c="hypot({0}, {1})",
+)
+LOGADDEXP = binary(
+    "logaddexp",
+    lambda xp, a, b: xp.logaddexp(a, b),
+    (lambda g, a, b, out: g * sigmoid(a - b), lambda g, a, b, out: g * sigmoid(b - a)),
+    result="float",
+)
+COPYSIGN = binary(
+    "copysign",
+    lambda xp, a, b: xp.copysign(a, b),
+    lambda g, a, b, out: (_copysign_grad(g, a, b), g * 0),
+    result="float",
+    c="copysign({0}, {1})",
+)
+XLOGY = binary(
+    "xlogy",
+    _xlogy,
+    (lambda g, a, b, out: g * XLOGY(a != 0, b), lambda g, a, b, out: g * a / b),
+    result="float",
+)
+
 
 # ----- comparisons and logic (bool results, no gradient) -------------------------------------
 def _comparison(name, kernel, c):
@@ -252,8 +524,7 @@ GT = _comparison("gt", lambda xp, a, b: xp.greater(a, b), "({0} > {1})")
 GE = _comparison("ge", lambda xp, a, b: xp.greater_equal(a, b), "({0} >= {1})")
 LOGICAL_AND = _comparison("logical_and", lambda xp, a, b: xp.logical_and(a, b), "({0} && {1})")
 LOGICAL_OR = _comparison("logical_or", lambda xp, a, b: xp.logical_or(a, b), "({0} || {1})")
-LOGICAL_XOR = _comparison("logical_xor", lambda xp, a, b: xp.logical_xor(a, b),
-                          "(!{0} != !{1})")
+LOGICAL_XOR = _comparison("logical_xor", lambda xp, a, b: xp.logical_xor(a, b), "(!{0} != !{1})")
 
 
 def _bitwise(name, kernel, c):
@@ -269,8 +540,7 @@ BITWISE_AND = _bitwise("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b), "({
 BITWISE_OR = _bitwise("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b), "({0} | {1})")
 BITWISE_XOR = _bitwise("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b), "({0} ^ {1})")
 LEFT_SHIFT = _bitwise("bitwise_left_shift", lambda xp, a, b: xp.left_shift(a, b), "({0} << {1})")
-RIGHT_SHIFT = _bitwise("bitwise_right_shift", lambda xp, a, b: xp.right_shift(a, b),
-                       "({0} >> {1})")
+RIGHT_SHIFT = _bitwise("bitwise_right_shift", lambda xp, a, b: xp.right_shift(a, b), "({0} >> {1})")
 
 
 # ----- ops with attributes -------------------------------------------------------------------
@@ -303,9 +573,15 @@ def _clamp_grad(node, g):
     return (g * keep,)
 
 
-CLAMP = define("clamp", meta=_clamp_meta, kernel=_clamp_kernel, vjp=_clamp_grad,
-               family="elementwise", eager_check=False,
-               lowering={"c": "fmin(fmax({0}, {min}), {max})"})
+CLAMP = define(
+    "clamp",
+    meta=_clamp_meta,
+    kernel=_clamp_kernel,
+    vjp=_clamp_grad,
+    family="elementwise",
+    eager_check=False,
+    lowering={"c": "fmin(fmax({0}, {min}), {max})"},
+)
 
 
 def _nan_to_num_kernel(xp, x, nan=0.0, posinf=None, neginf=None):
@@ -319,15 +595,21 @@ def _nan_to_num_kernel(xp, x, nan=0.0, posinf=None, neginf=None):
     return xp.where(xp.isnan(x), x.dtype.type(nan), xp.where(xp.isinf(x), finite, x))
 
 
-NAN_TO_NUM = define("nan_to_num", meta=lambda x, **attrs: Spec(x.shape, x.dtype),
-                    kernel=_nan_to_num_kernel,
-                    vjp=lambda node, g: (g * isfinite(node.inputs[0]),), family="elementwise")
+NAN_TO_NUM = define(
+    "nan_to_num",
+    meta=lambda x, **attrs: Spec(x.shape, x.dtype),
+    kernel=_nan_to_num_kernel,
+    vjp=lambda node, g: (g * isfinite(node.inputs[0]),),
+    family="elementwise",
+)
 
 
 def _where_kernel(xp, condition, a, b):
     if getattr(condition, "dtype", None) is not None and condition.dtype.kind != "b":
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {dtypes.from_numpy(condition.dtype).name}")
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor "
+            f"with dtype {dtypes.from_numpy(condition.dtype).name}"
+        )
     dtype = dtypes.result_type(a, b).numpy
     a, b = dtypes.cast_operand(a, dtype), dtypes.cast_operand(b, dtype)
     return xp.where(condition, a, b).astype(dtype, copy=False)
@@ -336,8 +618,10 @@ def _where_kernel(xp, condition, a, b):
 def _where_meta(condition, a, b):
     shapes = [v.shape for v in (condition, a, b) if isinstance(v, Spec)]
     if isinstance(condition, Spec) and condition.dtype is not dtypes.bool:
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {condition.dtype.name}")
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor "
+            f"with dtype {condition.dtype.name}"
+        )
     from .families import broadcast_shapes
 
     return Spec(broadcast_shapes(*shapes, op="where"), dtypes.result_type(a, b))
@@ -349,13 +633,21 @@ def _where_grad(node, g):
     from .families import unbroadcast
 
     zero = g * 0
-    return (None,
-            unbroadcast(where(condition, g, zero), meta[1][0]) if meta[1] else None,
-            unbroadcast(where(condition, zero, g), meta[2][0]) if meta[2] else None)
+    return (
+        None,
+        unbroadcast(where(condition, g, zero), meta[1][0]) if meta[1] else None,
+        unbroadcast(where(condition, zero, g), meta[2][0]) if meta[2] else None,
+    )
 
 
-WHERE = define("where", meta=_where_meta, kernel=_where_kernel, vjp=_where_grad,
-               family="elementwise", lowering={"c": "({0} ? {1} : {2})"})
+WHERE = define(
+    "where",
+    meta=_where_meta,
+    kernel=_where_kernel,
+    vjp=_where_grad,
+    family="elementwise",
+    lowering={"c": "({0} ? {1} : {2})"},
+)
 
 
 # ----- vjp helpers ---------------------------------------------------------------------------
@@ -409,8 +701,9 @@ def _scaled(input, other, alpha):
     if alpha == 1:
         return other
     if isinstance(alpha, float) and not dtypes.result_type(input, other).is_floating_point:
-        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
-                           "point number.")
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
     return other * alpha
 
 
@@ -432,8 +725,10 @@ def div(input, other, *, rounding_mode=None, out=None):
     elif rounding_mode == "floor":
         result = FLOOR_DIVIDE(input, other)
     elif rounding_mode != "trunc":
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
-                         f"found '{rounding_mode}'")
+        raise RuntimeError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+            f"found '{rounding_mode}'"
+        )
     elif dtypes.result_type(input, other).is_floating_point:
         result = TRUNC(DIV(input, other))
     else:
@@ -562,9 +857,9 @@ def round(input, *, decimals=0):
         return ROUND(input)
     _require_floating(input, f"round(decimals={decimals})")
     if decimals > 0:
-        scale = 10.0 ** decimals
+        scale = 10.0**decimals
         return ROUND(input * scale) / scale
-    scale = 10.0 ** -decimals
+    scale = 10.0**-decimals
     return ROUND(input / scale) * scale
 
 
@@ -604,8 +899,9 @@ def lerp(input, end, weight):
     lerp(a, b, 1) is exactly b."""
     difference = end - input
     if isinstance(weight, Tensor):
-        return WHERE(LT(ABS(weight), 0.5), input + weight * difference,
-                     end - difference * (1 - weight))
+        return WHERE(
+            LT(ABS(weight), 0.5), input + weight * difference, end - difference * (1 - weight)
+        )
     if -0.5 < weight < 0.5:
         return input + weight * difference
     return end - difference * (1 - weight)
@@ -632,15 +928,19 @@ def isreal(input):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|input - other| <= atol + rtol * |other|, elementwise; equal infinities are close."""
     if rtol < 0 or atol < 0:
-        raise RuntimeError(f"isclose: rtol and atol must be greater than or equal to zero, but "
-                           f"got rtol={rtol}, atol={atol}")
+        raise RuntimeError(
+            f"isclose: rtol and atol must be greater than or equal to zero, but "
+            f"got rtol={rtol}, atol={atol}"
+        )
     if not isinstance(other, Tensor):
         from .creation import full_like
 
         other = full_like(input, other, dtype=dtypes.result_type(input, other))
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"isclose: expected both tensors to have the same dtype, but got "
-                           f"{input.dtype.name} and {other.dtype.name}")
+        raise RuntimeError(
+            f"isclose: expected both tensors to have the same dtype, but got "
+            f"{input.dtype.name} and {other.dtype.name}"
+        )
     close = EQ(input, other)
     if equal_nan:
         close = LOGICAL_OR(close, LOGICAL_AND(ISNAN(input), ISNAN(other)))

@@ -16,7 +16,6 @@ from .. import dtypes
 from .registry import Op, Spec, register
 
 
-
 def _no_promotion(a, b, exact_float: bool) -> bool:
     """True when (a, b) already have the result dtype: equal array dtypes, or a weak Python
     scalar that an array of its kind absorbs. The hot path of every binary op."""
@@ -36,8 +35,17 @@ def _no_promotion(a, b, exact_float: bool) -> bool:
     # Only int64 takes a Python int exactly; narrower types wrap it first, as torch does.
     return kind == "i" and other is int and not exact_float and array.itemsize == 8
 
-__all__ = ["define", "unary", "binary", "reduction", "broadcast_shapes", "reduced_shape",
-           "unbroadcast", "restore_reduced"]
+
+__all__ = [
+    "define",
+    "unary",
+    "binary",
+    "reduction",
+    "broadcast_shapes",
+    "reduced_shape",
+    "unbroadcast",
+    "restore_reduced",
+]
 
 
 def define(name: str, **parts) -> Op:
@@ -45,9 +53,18 @@ def define(name: str, **parts) -> Op:
 
 
 # ----- unary ---------------------------------------------------------------------------------
-def unary(name: str, kernel, grad=None, *, c: str | None = None, to_float: bool = True,
-          out_dtype=None, save: str | None = "input", differentiable: bool = True,
-          doc: str = "") -> Op:
+def unary(
+    name: str,
+    kernel,
+    grad=None,
+    *,
+    c: str | None = None,
+    to_float: bool = True,
+    out_dtype=None,
+    save: str | None = "input",
+    differentiable: bool = True,
+    doc: str = "",
+) -> Op:
     """`kernel(xp, x)`; `grad(g, x, out)` gets the saved input or output (the other is None)."""
     integer_kinds = "biu"
 
@@ -69,20 +86,38 @@ def unary(name: str, kernel, grad=None, *, c: str | None = None, to_float: bool 
         out = node.out if save == "output" else None
         return (grad(g, x, out),)
 
-    return define(name, meta=meta, kernel=run, vjp=vjp if differentiable else None,
-                  family="elementwise", lowering={"c": c} if c else {},
-                  save_inputs=save == "input", save_outputs=save == "output",
-                  differentiable=differentiable, doc=doc)
+    return define(
+        name,
+        meta=meta,
+        kernel=run,
+        vjp=vjp if differentiable else None,
+        family="elementwise",
+        lowering={"c": c} if c else {},
+        save_inputs=save == "input",
+        save_outputs=save == "output",
+        differentiable=differentiable,
+        doc=doc,
+    )
 
 
 # ----- binary --------------------------------------------------------------------------------
-def binary(name: str, kernel, grad=None, *, c: str | None = None, result: str = "promote",
-           save: str | None = "inputs", differentiable: bool = True, doc: str = "") -> Op:
+def binary(
+    name: str,
+    kernel,
+    grad=None,
+    *,
+    c: str | None = None,
+    result: str = "promote",
+    save: str | None = "inputs",
+    differentiable: bool = True,
+    doc: str = "",
+) -> Op:
     """`kernel(xp, a, b)` on operands already cast to the result dtype.
 
     result: "promote" (torch's result_type), "float" (integers become the default float, as
     true division does) or "bool" (comparisons: computed in the promoted type, bool out).
-    `grad(g, a, b, out)` returns the two input gradients before un-broadcasting.
+    `grad(g, a, b, out)` returns the two input gradients before un-broadcasting; a pair of such
+    functions, one per operand, lets the vjp compute only the gradients that are needed.
     """
 
     def compute_dtype(a, b):
@@ -113,15 +148,30 @@ def binary(name: str, kernel, grad=None, *, c: str | None = None, result: str = 
     def vjp(node, g):
         a, b = node.inputs if save == "inputs" else (None, None)
         out = node.out if save == "output" else None
-        grad_a, grad_b = grad(g, a, b, out)
+        if isinstance(grad, tuple):  # one rule per operand: compute only the grads needed
+            need_a, need_b = node.needs_grad
+            grad_a = grad[0](g, a, b, out) if need_a else None
+            grad_b = grad[1](g, a, b, out) if need_b else None
+        else:
+            grad_a, grad_b = grad(g, a, b, out)
         meta_a, meta_b = node.input_meta
-        return (unbroadcast(grad_a, meta_a[0]) if meta_a is not None else None,
-                unbroadcast(grad_b, meta_b[0]) if meta_b is not None else None)
+        return (
+            unbroadcast(grad_a, meta_a[0]) if meta_a is not None else None,
+            unbroadcast(grad_b, meta_b[0]) if meta_b is not None else None,
+        )
 
-    return define(name, meta=meta, kernel=run, vjp=vjp if differentiable else None,
-                  family="elementwise", lowering={"c": c} if c else {},
-                  save_inputs=save == "inputs", save_outputs=save == "output",
-                  differentiable=differentiable, doc=doc)
+    return define(
+        name,
+        meta=meta,
+        kernel=run,
+        vjp=vjp if differentiable else None,
+        family="elementwise",
+        lowering={"c": c} if c else {},
+        save_inputs=save == "inputs",
+        save_outputs=save == "output",
+        differentiable=differentiable,
+        doc=doc,
+    )
 
 
 def broadcast_shapes(*shapes, op: str = "broadcast") -> tuple:
@@ -139,7 +189,8 @@ def broadcast_shapes(*shapes, op: str = "broadcast") -> tuple:
                         raise RuntimeError(
                             f"{op}: shapes {listed} cannot be broadcast: the size of dimension "
                             f"{axis} is {size} in one and {current} in the other (sizes must "
-                            "match or be 1)")
+                            "match or be 1)"
+                        )
                     size = current
         result.append(size)
     return tuple(result)
@@ -172,8 +223,17 @@ def restore_reduced(grad, shape: tuple, dim: tuple | None, keepdim: bool):
     return expand(grad, shape)
 
 
-def reduction(name: str, kernel, grad=None, *, result: str = "same", save: str | None = "input",
-              differentiable: bool = True, identity: str | None = None, doc: str = "") -> Op:
+def reduction(
+    name: str,
+    kernel,
+    grad=None,
+    *,
+    result: str = "same",
+    save: str | None = "input",
+    differentiable: bool = True,
+    identity: str | None = None,
+    doc: str = "",
+) -> Op:
     """`kernel(xp, x, dim, keepdim)`; `grad(g, x, out, dim, keepdim)` with g already restored
     to the input's shape when `restore=True` is implied (g has the keepdim shape, expanded).
 
@@ -191,7 +251,8 @@ def reduction(name: str, kernel, grad=None, *, result: str = "same", save: str |
         if result == "float" and not dtype.is_floating_point:
             raise RuntimeError(
                 f"{name}(): could not infer output dtype. Input dtype must be either a floating "
-                f"point or complex dtype. Got: {dtype.name}")
+                f"point or complex dtype. Got: {dtype.name}"
+            )
         return dtype
 
     def run(xp, x, dim=None, keepdim=False):
@@ -215,7 +276,15 @@ def reduction(name: str, kernel, grad=None, *, result: str = "same", save: str |
         dim, keepdim = node.attrs.get("dim"), node.attrs.get("keepdim", False)
         return (grad(g, x, out, shape, dim, keepdim),)
 
-    return define(name, meta=meta, kernel=run, vjp=vjp if differentiable else None,
-                  family="reduction", lowering={"identity": identity} if identity else {},
-                  save_inputs=save == "input", save_outputs=save == "output",
-                  differentiable=differentiable, doc=doc)
+    return define(
+        name,
+        meta=meta,
+        kernel=run,
+        vjp=vjp if differentiable else None,
+        family="reduction",
+        lowering={"identity": identity} if identity else {},
+        save_inputs=save == "input",
+        save_outputs=save == "output",
+        differentiable=differentiable,
+        doc=doc,
+    )

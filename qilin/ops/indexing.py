@@ -24,10 +24,27 @@ from ..tensor import Tensor, _normalize_dim
 from .families import define, unbroadcast
 from .registry import Spec
 
-__all__ = ["index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add",
-           "index_copy", "index_fill", "index_put", "masked_fill", "masked_select",
-           "masked_scatter", "take", "take_along_dim", "nonzero", "argwhere", "getitem",
-           "setitem", "ReturnTypes"]
+__all__ = [
+    "index_select",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "scatter_reduce",
+    "index_add",
+    "index_copy",
+    "index_fill",
+    "index_put",
+    "masked_fill",
+    "masked_select",
+    "masked_scatter",
+    "take",
+    "take_along_dim",
+    "nonzero",
+    "argwhere",
+    "getitem",
+    "setitem",
+    "ReturnTypes",
+]
 
 FULL = ":"  # a whole dim in a key template
 TENSOR = "<tensor>"  # an index tensor in a key template
@@ -67,8 +84,10 @@ def _sequence_as_tuple(key: list) -> bool:
     """torch's legacy rule: a short list holding slices, None, ... or sequences is a tuple."""
     if len(key) >= 32:
         return False
-    return any(isinstance(p, (list, tuple, slice, Tensor, range)) or p is None or p is Ellipsis
-               for p in key)
+    return any(
+        isinstance(p, (list, tuple, slice, Tensor, range)) or p is None or p is Ellipsis
+        for p in key
+    )
 
 
 def _slice_bound(value):
@@ -98,8 +117,10 @@ def _classify(part, device):
         if array.size == 0 and array.dtype.kind == "f":
             array = array.astype(np.int64)  # [] is an empty integer index, as in torch
         if array.dtype.kind not in "biu":
-            raise IndexError("tensors used as indices must be long, int, byte or bool tensors "
-                             f"(got a sequence of {array.dtype})")
+            raise IndexError(
+                "tensors used as indices must be long, int, byte or bool tensors "
+                f"(got a sequence of {array.dtype})"
+            )
         from .creation import tensor
 
         if array.dtype.kind != "b":
@@ -107,40 +128,54 @@ def _classify(part, device):
         return _classify_tensor(tensor(array, device=device))
     raise IndexError(
         "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
-        f"indices (got {type(part).__name__})")
+        f"indices (got {type(part).__name__})"
+    )
 
 
 def _classify_tensor(part: Tensor):
     dtype = part.dtype
     if dtype is dtypes.uint8:
-        warnings.warn("indexing with dtype qilin.uint8 is now deprecated, please use a dtype "
-                      "qilin.bool instead.", UserWarning, stacklevel=4)
+        warnings.warn(
+            "indexing with dtype qilin.uint8 is now deprecated, please use a dtype "
+            "qilin.bool instead.",
+            UserWarning,
+            stacklevel=4,
+        )
         part, dtype = part.to(dtypes.bool), dtypes.bool
     if dtype is dtypes.bool:
         return ("bool", bool(part.item())) if part.ndim == 0 else ("mask", part)
     if dtype not in (dtypes.int64, dtypes.int32):
-        raise IndexError("tensors used as indices must be long, int, byte or bool tensors (got "
-                         f"{dtype.name})")
+        raise IndexError(
+            f"tensors used as indices must be long, int, byte or bool tensors (got {dtype.name})"
+        )
     return ("int", int(part.item())) if part.ndim == 0 else ("tensor", part)
 
 
 def parse_key(shape: tuple, key, device):
     """(template, index tensors) for `tensor[key]` on a tensor of `shape` (torch's rules)."""
     if isinstance(key, list) and _sequence_as_tuple(key):
-        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated; "
-                      "use x[tuple(seq)] instead of x[seq]", UserWarning, stacklevel=3)
+        warnings.warn(
+            "Using a non-tuple sequence for multidimensional indexing is deprecated; "
+            "use x[tuple(seq)] instead of x[seq]",
+            UserWarning,
+            stacklevel=3,
+        )
         key = tuple(key)
     tokens = [_classify(part, device) for part in (key if isinstance(key, tuple) else (key,))]
     ndim = len(shape)
-    consumed = sum(1 if t[0] in ("int", "slice", "tensor") else t[1].ndim if t[0] == "mask"
-                   else 0 for t in tokens)
+    consumed = sum(
+        1 if t[0] in ("int", "slice", "tensor") else t[1].ndim if t[0] == "mask" else 0
+        for t in tokens
+    )
     ellipses = sum(1 for t in tokens if t[0] == "ellipsis")
     if ellipses > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if consumed > ndim:
         if ndim == 0 and tokens[0][0] == "int":
-            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
-                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+            raise IndexError(
+                "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
+            )
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     basic, advanced, tensors = [], [], []
     axis = 0
@@ -157,8 +192,9 @@ def parse_key(shape: tuple, key, device):
         elif kind == "int":
             size = shape[axis]
             if not -size <= token[1] < size:
-                raise IndexError(f"index {token[1]} is out of bounds for dimension {axis} with "
-                                 f"size {size}")
+                raise IndexError(
+                    f"index {token[1]} is out of bounds for dimension {axis} with size {size}"
+                )
             basic.append(token[1])
             axis += 1
         elif kind == "slice":
@@ -191,7 +227,8 @@ def _check_mask(mask_shape, shape, axis: int) -> None:
         if size != shape[axis + offset]:
             raise IndexError(
                 f"The shape of the mask {list(mask_shape)} at index {offset} does not match the "
-                f"shape of the indexed tensor {list(shape)} at index {axis + offset}")
+                f"shape of the indexed tensor {list(shape)} at index {axis + offset}"
+            )
 
 
 def _strip(template: list) -> tuple:
@@ -205,8 +242,9 @@ def _strip(template: list) -> tuple:
 # ----- applying a parsed key to arrays -------------------------------------------------------
 def _basic_key(basic: tuple) -> tuple:
     # The trailing Ellipsis makes NumPy return a view even when every dim gets an int.
-    return tuple(slice(None) if p == FULL else slice(*p[1:]) if isinstance(p, tuple) else p
-                 for p in basic) + (Ellipsis,)
+    return tuple(
+        slice(None) if p == FULL else slice(*p[1:]) if isinstance(p, tuple) else p for p in basic
+    ) + (Ellipsis,)
 
 
 def _advanced_key(advanced: tuple, arrays, shape: tuple, check: bool = True) -> tuple:
@@ -236,8 +274,10 @@ def _check_values(array, size: int, axis: int, low: int | None = None) -> None:
     if array.size and (array.min() < low or array.max() >= size):
         flat = array.reshape(-1)
         bad = flat[(flat < low) | (flat >= size)][0]
-        raise _located(IndexOutOfRange, f"index {int(bad)} is out of bounds for dimension {axis} "
-                                         f"with size {size}")
+        raise _located(
+            IndexOutOfRange,
+            f"index {int(bad)} is out of bounds for dimension {axis} with size {size}",
+        )
 
 
 def _select(x, arrays, key):
@@ -274,8 +314,7 @@ def _indexed_shape(shape, indices, key) -> tuple:
             break
     if not outcomes:
         raise IndexError(str(error).replace("arrays", "tensors"))
-    return tuple(a if all(o[i] == a for o in outcomes) else -1
-                 for i, a in enumerate(outcomes[0]))
+    return tuple(a if all(o[i] == a for o in outcomes) else -1 for i, a in enumerate(outcomes[0]))
 
 
 def _write(xp, target, values, arrays, key, accumulate: bool) -> None:
@@ -315,14 +354,24 @@ def _take_back(g, indices, key, shape):
 
 
 BASIC_INDEX = define(
-    "basic_index", meta=_index_meta, kernel=_index_kernel,
+    "basic_index",
+    meta=_index_meta,
+    kernel=_index_kernel,
     vjp=lambda node, g: (_take_back(g, (), node.attrs["key"], node.input_meta[0][0]),),
-    family="indexing", save_inputs=False, view=True)
+    family="indexing",
+    save_inputs=False,
+    view=True,
+)
 INDEX = define(
-    "index", meta=_index_meta, kernel=_advanced_index_kernel,
-    vjp=lambda node, g: (_take_back(g, node.inputs[1:], node.attrs["key"],
-                                    node.input_meta[0][0]),) + (None,) * (len(node.inputs) - 1),
-    family="indexing")
+    "index",
+    meta=_index_meta,
+    kernel=_advanced_index_kernel,
+    vjp=lambda node, g: (
+        (_take_back(g, node.inputs[1:], node.attrs["key"], node.input_meta[0][0]),)
+        + (None,) * (len(node.inputs) - 1)
+    ),
+    family="indexing",
+)
 
 
 def _index_put_meta(x, values, *indices, key, accumulate):
@@ -332,9 +381,12 @@ def _index_put_meta(x, values, *indices, key, accumulate):
         while len(value_shape) > len(target) and value_shape[0] == 1:
             value_shape = value_shape[1:]  # extra leading 1s are allowed, as in torch
         if len(value_shape) > len(target) or any(
-                v not in (1, t) and t != -1 for v, t in zip(value_shape[::-1], target[::-1])):
-            raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
-                               f"be broadcast to indexing result of shape {list(target)}")
+            v not in (1, t) and t != -1 for v, t in zip(value_shape[::-1], target[::-1])
+        ):
+            raise RuntimeError(
+                f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
+                f"be broadcast to indexing result of shape {list(target)}"
+            )
     return Spec(x.shape, x.dtype)
 
 
@@ -361,8 +413,13 @@ def _index_put_vjp(node, g):
     return (grad_x, grad_values) + (None,) * len(indices)
 
 
-INDEX_PUT = define("index_put", meta=_index_put_meta, kernel=_index_put_kernel,
-                   vjp=_index_put_vjp, family="indexing")
+INDEX_PUT = define(
+    "index_put",
+    meta=_index_put_meta,
+    kernel=_index_put_kernel,
+    vjp=_index_put_vjp,
+    family="indexing",
+)
 
 
 def getitem(tensor: Tensor, key):
@@ -383,14 +440,21 @@ def setitem(tensor: Tensor, key, value) -> None:
 
         value = make(value, dtype=tensor.dtype, device=tensor.device)
     base = tensor._base
-    if grad_mode.state.enabled and (tensor._requires_grad or value._requires_grad or (
-            base is not None and base._requires_grad)):
-        apply_inplace(tensor, INDEX_PUT, (tensor, value, *indices),
-                      {"key": key, "accumulate": False})
+    if grad_mode.state.enabled and (
+        tensor._requires_grad or value._requires_grad or (base is not None and base._requires_grad)
+    ):
+        apply_inplace(
+            tensor, INDEX_PUT, (tensor, value, *indices), {"key": key, "accumulate": False}
+        )
         return
     # Nothing to record: write straight into the tensor's memory (no copy of the whole tensor).
-    _index_put_meta(Spec(tuple(tensor.shape), tensor.dtype), Spec(tuple(value.shape), value.dtype),
-                    *(Spec(tuple(i.shape), i.dtype) for i in indices), key=key, accumulate=False)
+    _index_put_meta(
+        Spec(tuple(tensor.shape), tensor.dtype),
+        Spec(tuple(value.shape), value.dtype),
+        *(Spec(tuple(i.shape), i.dtype) for i in indices),
+        key=key,
+        accumulate=False,
+    )
     xp = tensor._device.backend.xp
     if not tensor._data.flags.writeable:
         write_into(tensor, tensor._data)  # raises the expanded-view error
@@ -407,13 +471,16 @@ def _check_index_dtype(index, op: str) -> None:
 def _gather_meta(x, index, dim):
     _check_index_dtype(index, "gather")
     if len(index.shape) != len(x.shape) and not (len(x.shape) == 0 and len(index.shape) <= 1):
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor "
-                           f"(got index {list(index.shape)} and input {list(x.shape)})")
+        raise RuntimeError(
+            f"Index tensor must have the same number of dimensions as input tensor "
+            f"(got index {list(index.shape)} and input {list(x.shape)})"
+        )
     for axis, (size, limit) in enumerate(zip(index.shape, x.shape)):
         if axis != dim and size > limit:
             raise RuntimeError(
                 f"Size does not match at dimension {axis} expected index {list(index.shape)} to be "
-                f"smaller than self {list(x.shape)} apart from dimension {dim}")
+                f"smaller than self {list(x.shape)} apart from dimension {dim}"
+            )
     return Spec(index.shape, x.dtype)
 
 
@@ -421,10 +488,14 @@ def _gather_kernel(xp, x, index, dim):
     if x.ndim == 0:
         x = x.reshape(1)
     _check_values(index, x.shape[dim], dim, low=0)
-    sliced = x[tuple(slice(0, index.shape[a]) if a != dim else slice(None)
-                     for a in range(index.ndim))]
-    return xp.take_along_axis(sliced, index.reshape(sliced.shape[:dim] + index.shape[dim:dim + 1]
-                                                    + sliced.shape[dim + 1:]), axis=dim)
+    sliced = x[
+        tuple(slice(0, index.shape[a]) if a != dim else slice(None) for a in range(index.ndim))
+    ]
+    return xp.take_along_axis(
+        sliced,
+        index.reshape(sliced.shape[:dim] + index.shape[dim : dim + 1] + sliced.shape[dim + 1 :]),
+        axis=dim,
+    )
 
 
 def _gather_vjp(node, g):
@@ -434,29 +505,45 @@ def _gather_vjp(node, g):
     return (SCATTER_ADD(base, node.inputs[1], g, dim=node.attrs["dim"]), None)
 
 
-GATHER = define("gather", meta=_gather_meta, kernel=_gather_kernel, vjp=_gather_vjp,
-                family="indexing", eager_check=True)
+GATHER = define(
+    "gather",
+    meta=_gather_meta,
+    kernel=_gather_kernel,
+    vjp=_gather_vjp,
+    family="indexing",
+    eager_check=True,
+)
 
 
 def _scatter_meta(x, index, src, dim, **attrs):
     _check_index_dtype(index, "scatter")
     if len(index.shape) != len(x.shape):
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as self tensor "
-                           f"(got index {list(index.shape)} and self {list(x.shape)})")
+        raise RuntimeError(
+            f"Index tensor must have the same number of dimensions as self tensor "
+            f"(got index {list(index.shape)} and self {list(x.shape)})"
+        )
     if isinstance(src, Spec):
         if src.dtype is not x.dtype:
-            raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype (got "
-                               f"{x.dtype.name} and {src.dtype.name})")
+            raise RuntimeError(
+                f"scatter(): Expected self.dtype to be equal to src.dtype (got "
+                f"{x.dtype.name} and {src.dtype.name})"
+            )
         if len(src.shape) != len(x.shape):
             raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     for axis, size in enumerate(index.shape):
         too_big = (axis != dim and size > x.shape[axis]) or (
-            isinstance(src, Spec) and size > src.shape[axis])
+            isinstance(src, Spec) and size > src.shape[axis]
+        )
         if too_big:
             raise RuntimeError(
                 f"Expected index {list(index.shape)} to be smaller than self {list(x.shape)} apart "
-                f"from dimension {dim}" + (f" and to be smaller size than src {list(src.shape)}"
-                                           if isinstance(src, Spec) else ""))
+                f"from dimension {dim}"
+                + (
+                    f" and to be smaller size than src {list(src.shape)}"
+                    if isinstance(src, Spec)
+                    else ""
+                )
+            )
     return Spec(x.shape, x.dtype)
 
 
@@ -515,10 +602,22 @@ def _pad_to(grad, shape):
     return INDEX_PUT(base, grad, key=key, accumulate=False)
 
 
-SCATTER = define("scatter", meta=_scatter_meta, kernel=_scatter_kernel, vjp=_scatter_vjp,
-                 family="indexing", eager_check=True)
-SCATTER_ADD = define("scatter_add", meta=_scatter_meta, kernel=_scatter_add_kernel,
-                     vjp=_scatter_add_vjp, family="indexing", eager_check=True)
+SCATTER = define(
+    "scatter",
+    meta=_scatter_meta,
+    kernel=_scatter_kernel,
+    vjp=_scatter_vjp,
+    family="indexing",
+    eager_check=True,
+)
+SCATTER_ADD = define(
+    "scatter_add",
+    meta=_scatter_meta,
+    kernel=_scatter_add_kernel,
+    vjp=_scatter_add_vjp,
+    family="indexing",
+    eager_check=True,
+)
 
 
 def _identity(reduce: str, dtype):
@@ -541,8 +640,13 @@ def _scatter_reduce_kernel(xp, x, index, src, dim, reduce, include_self):
     out = x.copy()
     if not include_self:
         out[key] = _identity(reduce, x.dtype)
-    ufunc = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum,
-             "amin": xp.minimum}[reduce]
+    ufunc = {
+        "sum": xp.add,
+        "mean": xp.add,
+        "prod": xp.multiply,
+        "amax": xp.maximum,
+        "amin": xp.minimum,
+    }[reduce]
     ufunc.at(out, key, values)
     if reduce == "mean":
         counts = xp.full(x.shape, 1 if include_self else 0, dtype=np.int64)
@@ -606,8 +710,14 @@ def _as(mask, like):
 
 
 SCATTER_REDUCE = define(
-    "scatter_reduce", meta=_scatter_meta, kernel=_scatter_reduce_kernel, vjp=_scatter_reduce_vjp,
-    family="indexing", eager_check=True, save_outputs=True)
+    "scatter_reduce",
+    meta=_scatter_meta,
+    kernel=_scatter_reduce_kernel,
+    vjp=_scatter_reduce_vjp,
+    family="indexing",
+    eager_check=True,
+    save_outputs=True,
+)
 
 
 def _nonzero_kernel(xp, x):
@@ -616,8 +726,14 @@ def _nonzero_kernel(xp, x):
     return xp.stack(xp.nonzero(x), axis=1).astype(np.int64)
 
 
-NONZERO = define("nonzero", meta=lambda x: Spec((-1, len(x.shape)), dtypes.int64),
-                 kernel=_nonzero_kernel, vjp=None, family="indexing", differentiable=False)
+NONZERO = define(
+    "nonzero",
+    meta=lambda x: Spec((-1, len(x.shape)), dtypes.int64),
+    kernel=_nonzero_kernel,
+    vjp=None,
+    family="indexing",
+    differentiable=False,
+)
 
 
 # ----- public functions ----------------------------------------------------------------------
@@ -638,9 +754,11 @@ def _index_vector(index, op: str):
 
 def index_select(input, dim, index):
     dim = _normalize_dim(dim, input.ndim, "index_select")
-    return INDEX(input.reshape(1) if input.ndim == 0 else input,
-                 _index_vector(index, "index_select"), key=_along(dim)).reshape(
-        () if input.ndim == 0 else (*input.shape[:dim], -1, *input.shape[dim + 1:]))
+    return INDEX(
+        input.reshape(1) if input.ndim == 0 else input,
+        _index_vector(index, "index_select"),
+        key=_along(dim),
+    ).reshape(() if input.ndim == 0 else (*input.shape[:dim], -1, *input.shape[dim + 1 :]))
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -664,8 +782,14 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce!r}")
     if not isinstance(source, Tensor):
         source = input.new_full(tuple(index.shape), source)
-    return SCATTER_REDUCE(input, index, source, dim=dim,
-                          reduce="sum" if reduce == "add" else "prod", include_self=True)
+    return SCATTER_REDUCE(
+        input,
+        index,
+        source,
+        dim=dim,
+        reduce="sum" if reduce == "add" else "prod",
+        include_self=True,
+    )
 
 
 def scatter_add(input, dim, index, src):
@@ -675,10 +799,17 @@ def scatter_add(input, dim, index, src):
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """Reduce `src` into `input` at `index` along `dim` (sum, prod, mean, amax or amin)."""
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
-                           f"{reduce}")
-    return SCATTER_REDUCE(input, index, src, dim=_normalize_dim(dim, input.ndim, "scatter_reduce"),
-                          reduce=reduce, include_self=bool(include_self))
+        raise RuntimeError(
+            f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"
+        )
+    return SCATTER_REDUCE(
+        input,
+        index,
+        src,
+        dim=_normalize_dim(dim, input.ndim, "scatter_reduce"),
+        reduce=reduce,
+        include_self=bool(include_self),
+    )
 
 
 def _check_source(input, dim, index, source, op: str) -> None:
@@ -689,7 +820,8 @@ def _check_source(input, dim, index, source, op: str) -> None:
         raise RuntimeError(
             f"{op}(): source tensor shape must match self tensor shape, excluding the specified "
             f"dimension. Got self.shape = {list(input.shape)} source.shape = {list(source.shape)} "
-            f"(index has {index.numel()} entries along dim {dim})")
+            f"(index has {index.numel()} entries along dim {dim})"
+        )
 
 
 def index_add(input, dim, index, source, *, alpha=1):
@@ -713,8 +845,10 @@ def index_fill(input, dim, index, value):
     index = _index_vector(index, "index_fill")
     if isinstance(value, Tensor):
         if value.ndim:
-            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
-                               f"tensor with {value.ndim} dimension(s).")
+            raise RuntimeError(
+                f"index_fill_ only supports a 0-dimensional value tensor, but got "
+                f"tensor with {value.ndim} dimension(s)."
+            )
         value = value.to(input.dtype)
     else:
         value = input.new_full((), value)
@@ -734,19 +868,24 @@ def masked_fill(input, mask, value):
     from .elementwise import WHERE
 
     if mask.dtype is not dtypes.bool:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{mask.dtype.name}")
+        raise RuntimeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype.name}"
+        )
     if isinstance(value, Tensor):
         if value.ndim:
-            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
-                               f"tensor with {value.ndim} dimension(s).")
+            raise RuntimeError(
+                f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                f"tensor with {value.ndim} dimension(s)."
+            )
         value = value.to(input.dtype)
     else:
         value = input.new_full((), value)
     result = WHERE(mask, value, input)
     if tuple(result.shape) != tuple(input.shape):
-        raise RuntimeError(f"masked_fill: the mask of shape {list(mask.shape)} must broadcast to "
-                           f"the input's shape {list(input.shape)}")
+        raise RuntimeError(
+            f"masked_fill: the mask of shape {list(mask.shape)} must broadcast to "
+            f"the input's shape {list(input.shape)}"
+        )
     return result
 
 
@@ -763,13 +902,17 @@ def masked_scatter(input, mask, source):
     from .movement import expand
 
     if mask.dtype is not dtypes.bool:
-        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
-                           f"{mask.dtype.name}")
+        raise RuntimeError(
+            f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+            f"{mask.dtype.name}"
+        )
     mask = expand(mask, tuple(input.shape))
     count = int(mask._host().sum())
     if source.numel() < count:
-        raise RuntimeError(f"masked_scatter: Number of elements of source ({source.numel()}) < "
-                           f"number of ones in mask ({count})")
+        raise RuntimeError(
+            f"masked_scatter: Number of elements of source ({source.numel()}) < "
+            f"number of ones in mask ({count})"
+        )
     values = source.reshape(-1)[:count]
     return INDEX_PUT(input, values, mask, key=((), (TENSOR,)), accumulate=False)
 
@@ -787,9 +930,11 @@ def take_along_dim(input, indices, dim=None):
 
     dim = _normalize_dim(dim, input.ndim, "take_along_dim")
     if indices.ndim != input.ndim:
-        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of "
-                           f"dimensions, but got {input.ndim} dimensions for input, and "
-                           f"{indices.ndim} dimensions for indices")
+        raise RuntimeError(
+            f"take_along_dim(): input and indices should have the same number of "
+            f"dimensions, but got {input.ndim} dimensions for input, and "
+            f"{indices.ndim} dimensions for indices"
+        )
     shape_in, shape_idx = list(input.shape), list(indices.shape)
     shape_in[dim] = shape_idx[dim] = 1
     common = list(broadcast_shapes(tuple(shape_in), tuple(shape_idx), op="take_along_dim"))

@@ -10,29 +10,60 @@ from ..tensor import Tensor
 from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm",
-           "addmv", "addbmm", "baddbmm", "tensordot", "einsum", "kron", "chain_matmul", "trace",
-           "inverse", "det", "logdet", "slogdet", "cholesky", "cholesky_solve",
-           "cholesky_inverse", "qr", "svd", "pinverse", "matrix_power", "cross"]
+__all__ = [
+    "matmul",
+    "mm",
+    "bmm",
+    "mv",
+    "dot",
+    "vdot",
+    "inner",
+    "outer",
+    "ger",
+    "addmm",
+    "addmv",
+    "addbmm",
+    "baddbmm",
+    "tensordot",
+    "einsum",
+    "kron",
+    "chain_matmul",
+    "trace",
+    "inverse",
+    "det",
+    "logdet",
+    "slogdet",
+    "cholesky",
+    "cholesky_solve",
+    "cholesky_inverse",
+    "qr",
+    "svd",
+    "pinverse",
+    "matrix_power",
+    "cross",
+]
 
 
 def _matmul_meta(a, b):
     if len(a.shape) < 2 or len(b.shape) < 2:
         raise RuntimeError("matmul primitive expects inputs with at least 2 dimensions")
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} "
-                           f"!= {b.dtype.name}")
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} != {b.dtype.name}"
+        )
     if a.shape[-1] != b.shape[-2]:
         raise RuntimeError(
             f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the inner "
-            f"sizes {a.shape[-1]} and {b.shape[-2]} differ")
+            f"sizes {a.shape[-1]} and {b.shape[-2]} differ"
+        )
     try:
         batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
     except RuntimeError:
         raise RuntimeError(
             f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the batch "
             f"dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} cannot be broadcast "
-            "(sizes must match or be 1)") from None
+            "(sizes must match or be 1)"
+        ) from None
     return Spec(batch + (a.shape[-2], b.shape[-1]), a.dtype)
 
 
@@ -46,31 +77,42 @@ def _matmul_vjp(node, g):
     return grad_a, grad_b
 
 
-MATMUL = define("matmul", meta=_matmul_meta, kernel=lambda xp, a, b: xp.matmul(a, b),
-                vjp=_matmul_vjp, family="library", eager_check=True,
-                lowering={"library": "gemm"})
+MATMUL = define(
+    "matmul",
+    meta=_matmul_meta,
+    kernel=lambda xp, a, b: xp.matmul(a, b),
+    vjp=_matmul_vjp,
+    family="library",
+    eager_check=True,
+    lowering={"library": "gemm"},
+)
 
 
 def matmul(input, other, *, out=None):
     """torch.matmul for every rank combination: 1-D operands are promoted and squeezed back."""
     for name, value in (("input", input), ("other", other)):
         if not isinstance(value, Tensor):
-            raise TypeError(f"matmul(): argument '{name}' must be Tensor, not "
-                            f"{type(value).__name__}")
+            raise TypeError(
+                f"matmul(): argument '{name}' must be Tensor, not {type(value).__name__}"
+            )
         if value.ndim == 0:
-            raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                               f"{input.ndim}D and {other.ndim}D")
+            raise RuntimeError(
+                f"both arguments to matmul need to be at least 1D, but they are "
+                f"{input.ndim}D and {other.ndim}D"
+            )
     if input.ndim == 1 and other.ndim == 1:
         if input.shape[0] != other.shape[0]:
             raise RuntimeError(
                 f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
                 f"[{other.shape[0]}] to have the same number of elements, but got "
-                f"{input.shape[0]} and {other.shape[0]} elements respectively")
+                f"{input.shape[0]} and {other.shape[0]} elements respectively"
+            )
     a = input.unsqueeze(0) if input.ndim == 1 else input
     b = other.unsqueeze(-1) if other.ndim == 1 else other
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} "
-                           f"!= {b.dtype.name}")
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} != {b.dtype.name}"
+        )
     result = MATMUL(a, b)
     if input.ndim == 1:
         result = result.squeeze(-2)
@@ -83,8 +125,10 @@ def matmul(input, other, *, out=None):
 
 def _require_dims(name, value, ndim, argument):
     if value.ndim != ndim:
-        raise RuntimeError(f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D "
-                           f"tensor of shape {list(value.shape)}")
+        raise RuntimeError(
+            f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D "
+            f"tensor of shape {list(value.shape)}"
+        )
 
 
 def mm(input, mat2):
@@ -111,8 +155,10 @@ def dot(input, other):
     _require_dims("dot", input, 1, "input")
     _require_dims("dot", other, 1, "other")
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{input.dtype.name} and {other.dtype.name}")
+        raise RuntimeError(
+            f"dot : expected both vectors to have same dtype, but found "
+            f"{input.dtype.name} and {other.dtype.name}"
+        )
     return matmul(input, other)
 
 
@@ -167,9 +213,11 @@ def tensordot(a, b, dims=2):
     axes_b = [d % b.ndim for d in axes_b]
     for da, db in zip(axes_a, axes_b):
         if a.shape[da] != b.shape[db]:
-            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
-                               f"size {a.shape[da]} in dim {da} and second has size "
-                               f"{b.shape[db]} in dim {db}")
+            raise RuntimeError(
+                f"tensordot: contracted dimensions need to match, but first has "
+                f"size {a.shape[da]} in dim {da} and second has size "
+                f"{b.shape[db]} in dim {db}"
+            )
     free_a = [d for d in range(a.ndim) if d not in axes_a]
     free_b = [d for d in range(b.ndim) if d not in axes_b]
     size = 1
@@ -186,13 +234,17 @@ def _einsum_meta(*operands, equation):
     sizes = {}
     for spec, operand in zip(inputs, operands):
         if len(spec) != len(operand.shape):
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(spec)}) "
-                               f"does not match the number of dimensions ({len(operand.shape)}) "
-                               "for an operand")
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(spec)}) "
+                f"does not match the number of dimensions ({len(operand.shape)}) "
+                "for an operand"
+            )
         for letter, size in zip(spec, operand.shape):
             if sizes.setdefault(letter, size) != size and size != 1 and sizes[letter] != 1:
-                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes: "
-                                   f"subscript '{letter}' has sizes {sizes[letter]} and {size}")
+                raise RuntimeError(
+                    f"einsum(): operands do not broadcast with remapped shapes: "
+                    f"subscript '{letter}' has sizes {sizes[letter]} and {size}"
+                )
             sizes[letter] = size if sizes[letter] == 1 else sizes[letter]
     return Spec(tuple(sizes[letter] for letter in output), dtypes.result_type(*operands))
 
@@ -204,21 +256,24 @@ def _parse_einsum(equation: str, ranks: list) -> tuple:
     inputs = left.split(",")
     used = set(equation) - set(",.->")
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
-    ellipsis_rank = max((rank - len(spec.replace("...", "")) for spec, rank in zip(inputs, ranks)
-                         if "..." in spec), default=0)
+    ellipsis_rank = max(
+        (rank - len(spec.replace("...", "")) for spec, rank in zip(inputs, ranks) if "..." in spec),
+        default=0,
+    )
     broadcast = "".join(spare[:ellipsis_rank])
     expanded = []
     for spec, rank in zip(inputs, ranks):
         if "..." in spec:
             count = rank - len(spec.replace("...", ""))
-            spec = spec.replace("...", broadcast[ellipsis_rank - count:])
+            spec = spec.replace("...", broadcast[ellipsis_rank - count :])
         expanded.append(spec)
     if arrow:
         output = right.replace("...", broadcast)
     else:
         letters = "".join(expanded)
-        output = broadcast + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
-                                            and c not in broadcast))
+        output = broadcast + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1 and c not in broadcast)
+        )
     return expanded, output
 
 
@@ -239,9 +294,11 @@ def _einsum_vjp(node, g):
             grads.append(None)
             continue
         if len(set(spec)) != len(spec):
-            raise RuntimeError(f"einsum backward: repeated subscripts within one operand "
-                               f"('{spec}') are not differentiable yet; take the diagonal "
-                               "explicitly")
+            raise RuntimeError(
+                f"einsum backward: repeated subscripts within one operand "
+                f"('{spec}') are not differentiable yet; take the diagonal "
+                "explicitly"
+            )
         others = [(s, o) for j, (s, o) in enumerate(zip(inputs, operands)) if j != i]
         available = set(output).union(*(set(s) for s, _ in others))
         kept = "".join(c for c in spec if c in available)
@@ -256,8 +313,15 @@ def _einsum_vjp(node, g):
     return tuple(grads)
 
 
-EINSUM = define("einsum", meta=_einsum_meta, kernel=_einsum_kernel, vjp=_einsum_vjp,
-                family="library", eager_check=True, lowering={"library": "einsum"})
+EINSUM = define(
+    "einsum",
+    meta=_einsum_meta,
+    kernel=_einsum_kernel,
+    vjp=_einsum_vjp,
+    family="library",
+    eager_check=True,
+    lowering={"library": "einsum"},
+)
 
 
 def einsum(equation, *operands):
@@ -343,8 +407,12 @@ def svd(input, some=True, compute_uv=True):
         S = decompositions.svdvals(input)
         m, n = input.shape[-2:]
         batch = tuple(input.shape[:-2])
-        return ReturnTypes("svd", U=zeros(batch + (m, m), dtype=input.dtype, device=input.device),
-                           S=S, V=zeros(batch + (n, n), dtype=input.dtype, device=input.device))
+        return ReturnTypes(
+            "svd",
+            U=zeros(batch + (m, m), dtype=input.dtype, device=input.device),
+            S=S,
+            V=zeros(batch + (n, n), dtype=input.dtype, device=input.device),
+        )
     U, S, Vh = decompositions.SVD(input, full_matrices=not some)
     return ReturnTypes("svd", U=U, S=S, V=Vh.mT)
 
@@ -371,8 +439,10 @@ def cross(input, other, dim=None):
         shape = broadcast_shapes(tuple(input.shape), tuple(other.shape), op="cross")
         dim = next((axis for axis, size in enumerate(shape) if size == 3), None)
         if dim is None:
-            raise RuntimeError(f"no dimension of size 3 in input (shapes {tuple(input.shape)} and "
-                               f"{tuple(other.shape)})")
+            raise RuntimeError(
+                f"no dimension of size 3 in input (shapes {tuple(input.shape)} and "
+                f"{tuple(other.shape)})"
+            )
     return linalg_cross(input, other, dim=dim)
 
 

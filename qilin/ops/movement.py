@@ -16,13 +16,58 @@ from .families import broadcast_shapes, define
 from .registry import Spec
 
 __all__ = [
-    "reshape", "view", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint",
-    "flatten", "unflatten", "squeeze", "unsqueeze", "expand", "expand_as", "broadcast_to",
-    "broadcast_tensors", "broadcast_shapes", "narrow", "select", "chunk", "split",
-    "tensor_split", "unbind", "cat", "concat", "concatenate", "stack", "hstack", "vstack",
-    "dstack", "column_stack", "flip", "fliplr", "flipud", "roll", "rot90", "movedim",
-    "moveaxis", "diagonal", "diag", "diag_embed", "repeat", "tile", "repeat_interleave",
-    "meshgrid", "tril", "triu", "contiguous", "clone", "atleast_1d", "atleast_2d", "atleast_3d",
+    "reshape",
+    "view",
+    "permute",
+    "transpose",
+    "swapaxes",
+    "swapdims",
+    "t",
+    "adjoint",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "expand_as",
+    "broadcast_to",
+    "broadcast_tensors",
+    "broadcast_shapes",
+    "narrow",
+    "select",
+    "chunk",
+    "split",
+    "tensor_split",
+    "unbind",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "dstack",
+    "column_stack",
+    "flip",
+    "fliplr",
+    "flipud",
+    "roll",
+    "rot90",
+    "movedim",
+    "moveaxis",
+    "diagonal",
+    "diag",
+    "diag_embed",
+    "repeat",
+    "tile",
+    "repeat_interleave",
+    "meshgrid",
+    "tril",
+    "triu",
+    "contiguous",
+    "clone",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
     "ravel",
 ]
 
@@ -46,11 +91,12 @@ def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
     if unknown and known == 0:
         raise RuntimeError(
             f"cannot reshape tensor of {numel} elements into shape {list(shape)} because the "
-            "unspecified dimension size -1 can be any value and is ambiguous")
+            "unspecified dimension size -1 can be any value and is ambiguous"
+        )
     if unknown:
         if numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
-        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1:]
+        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1 :]
     elif known != numel:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
     return shape
@@ -67,9 +113,14 @@ def _reshape_kernel(xp, x, shape):
 
 
 RESHAPE = define(
-    "reshape", meta=_reshape_meta, kernel=_reshape_kernel,
+    "reshape",
+    meta=_reshape_meta,
+    kernel=_reshape_kernel,
     vjp=lambda node, g: (reshape(g, node.input_meta[0][0]),),
-    family="movement", save_inputs=False, eager_check=True)
+    family="movement",
+    save_inputs=False,
+    eager_check=True,
+)
 
 
 def _view_kernel(xp, x, shape):
@@ -79,12 +130,20 @@ def _view_kernel(xp, x, shape):
         raise RuntimeError(
             f"view size is not compatible with input tensor's size and stride (at least one "
             f"dimension spans across two contiguous subspaces); input shape {list(x.shape)}, "
-            f"requested {list(shape)}. Use .reshape(...) instead.") from None
+            f"requested {list(shape)}. Use .reshape(...) instead."
+        ) from None
 
 
-VIEW = define("view", meta=_reshape_meta, kernel=_view_kernel,
-              vjp=lambda node, g: (reshape(g, node.input_meta[0][0]),),
-              family="movement", save_inputs=False, view=True, eager_check=True)
+VIEW = define(
+    "view",
+    meta=_reshape_meta,
+    kernel=_view_kernel,
+    vjp=lambda node, g: (reshape(g, node.input_meta[0][0]),),
+    family="movement",
+    save_inputs=False,
+    view=True,
+    eager_check=True,
+)
 
 
 def _permute_meta(x, dims):
@@ -92,15 +151,23 @@ def _permute_meta(x, dims):
         raise RuntimeError(
             f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
             f"length of the desired ordering of dimensions i.e. input.dim() = {len(x.shape)} is "
-            f"not equal to len(dims) = {len(dims)}" if len(dims) != len(x.shape) else
-            f"permute(): duplicate dims are not allowed (dims {list(dims)})")
+            f"not equal to len(dims) = {len(dims)}"
+            if len(dims) != len(x.shape)
+            else f"permute(): duplicate dims are not allowed (dims {list(dims)})"
+        )
     return Spec(tuple(x.shape[d] for d in dims), x.dtype)
 
 
 PERMUTE = define(
-    "permute", meta=_permute_meta, kernel=lambda xp, x, dims: xp.transpose(x, dims),
+    "permute",
+    meta=_permute_meta,
+    kernel=lambda xp, x, dims: xp.transpose(x, dims),
     vjp=lambda node, g: (PERMUTE(g, dims=tuple(np.argsort(node.attrs["dims"]).tolist())),),
-    family="movement", save_inputs=False, view=True, eager_check=True)
+    family="movement",
+    save_inputs=False,
+    view=True,
+    eager_check=True,
+)
 
 
 def _expand_meta(x, shape):
@@ -108,14 +175,16 @@ def _expand_meta(x, shape):
     if lead < 0:
         raise RuntimeError(
             f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to "
-            f"the number of dimensions in the tensor ({len(x.shape)})")
+            f"the number of dimensions in the tensor ({len(x.shape)})"
+        )
     for axis, size in enumerate(x.shape):
         target = shape[lead + axis]
         if size != 1 and size != target:
             raise RuntimeError(
                 f"The expanded size of the tensor ({target}) must match the existing size "
                 f"({size}) at non-singleton dimension {lead + axis}.  Target sizes: "
-                f"{list(shape)}.  Tensor sizes: {list(x.shape)}")
+                f"{list(shape)}.  Tensor sizes: {list(x.shape)}"
+            )
     return Spec(tuple(shape), x.dtype)
 
 
@@ -126,8 +195,14 @@ def _expand_vjp(node, g):
 
 
 EXPAND = define(
-    "expand", meta=_expand_meta, kernel=lambda xp, x, shape: xp.broadcast_to(x, shape),
-    vjp=_expand_vjp, family="movement", save_inputs=False, view=True)
+    "expand",
+    meta=_expand_meta,
+    kernel=lambda xp, x, shape: xp.broadcast_to(x, shape),
+    vjp=_expand_vjp,
+    family="movement",
+    save_inputs=False,
+    view=True,
+)
 
 
 def _slice_kernel(xp, x, dim, start, stop, step):
@@ -143,12 +218,27 @@ def _slice_meta(x, dim, start, stop, step):
 
 def _slice_vjp(node, g):
     attrs = node.attrs
-    return (SLICE_BACKWARD(g, shape=node.input_meta[0][0], dim=attrs["dim"], start=attrs["start"],
-                           stop=attrs["stop"], step=attrs["step"]),)
+    return (
+        SLICE_BACKWARD(
+            g,
+            shape=node.input_meta[0][0],
+            dim=attrs["dim"],
+            start=attrs["start"],
+            stop=attrs["stop"],
+            step=attrs["step"],
+        ),
+    )
 
 
-SLICE = define("slice", meta=_slice_meta, kernel=_slice_kernel, vjp=_slice_vjp, family="movement",
-               save_inputs=False, view=True)
+SLICE = define(
+    "slice",
+    meta=_slice_meta,
+    kernel=_slice_kernel,
+    vjp=_slice_vjp,
+    family="movement",
+    save_inputs=False,
+    view=True,
+)
 
 
 def _slice_backward_kernel(xp, g, shape, dim, start, stop, step):
@@ -161,9 +251,18 @@ SLICE_BACKWARD = define(
     "slice_backward",
     meta=lambda g, shape, dim, start, stop, step: Spec(tuple(shape), g.dtype),
     kernel=_slice_backward_kernel,
-    vjp=lambda node, g: (SLICE(g, dim=node.attrs["dim"], start=node.attrs["start"],
-                               stop=node.attrs["stop"], step=node.attrs["step"]),),
-    family="movement", save_inputs=False)
+    vjp=lambda node, g: (
+        SLICE(
+            g,
+            dim=node.attrs["dim"],
+            start=node.attrs["start"],
+            stop=node.attrs["stop"],
+            step=node.attrs["step"],
+        ),
+    ),
+    family="movement",
+    save_inputs=False,
+)
 
 
 def _diagonal_kernel(xp, x, offset, dim1, dim2):
@@ -189,16 +288,24 @@ def _diagonal_backward_kernel(xp, g, shape, offset, dim1, dim2):
 
 
 DIAGONAL = define(
-    "diagonal", meta=_diagonal_meta, kernel=_diagonal_kernel,
+    "diagonal",
+    meta=_diagonal_meta,
+    kernel=_diagonal_kernel,
     vjp=lambda node, g: (DIAGONAL_BACKWARD(g, shape=node.input_meta[0][0], **node.attrs),),
-    family="movement", save_inputs=False, view=True)
+    family="movement",
+    save_inputs=False,
+    view=True,
+)
 DIAGONAL_BACKWARD = define(
     "diagonal_backward",
     meta=lambda g, shape, offset, dim1, dim2: Spec(tuple(shape), g.dtype),
     kernel=_diagonal_backward_kernel,
-    vjp=lambda node, g: (DIAGONAL(g, offset=node.attrs["offset"], dim1=node.attrs["dim1"],
-                                  dim2=node.attrs["dim2"]),),
-    family="movement", save_inputs=False)
+    vjp=lambda node, g: (
+        DIAGONAL(g, offset=node.attrs["offset"], dim1=node.attrs["dim1"], dim2=node.attrs["dim2"]),
+    ),
+    family="movement",
+    save_inputs=False,
+)
 
 
 # ----- copying records -----------------------------------------------------------------------
@@ -206,14 +313,17 @@ def _cat_meta(*tensors, dim):
     first = tensors[0]
     for index, other in enumerate(tensors[1:], 1):
         if len(other.shape) != len(first.shape):
-            raise RuntimeError(f"Tensors must have same number of dimensions: got "
-                               f"{len(first.shape)} and {len(other.shape)}")
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got "
+                f"{len(first.shape)} and {len(other.shape)}"
+            )
         for axis, (a, b) in enumerate(zip(first.shape, other.shape)):
             if axis != dim and a != b:
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {dim}. Expected size {a} "
                     f"but got size {b} for tensor number {index} in the list (shapes "
-                    f"{list(first.shape)} and {list(other.shape)}).")
+                    f"{list(first.shape)} and {list(other.shape)})."
+                )
     shape = list(first.shape)
     shape[dim] = sum(t.shape[dim] for t in tensors)
     dtype = dtypes.result_type(*tensors)
@@ -234,8 +344,15 @@ def _cat_vjp(node, g):
     return tuple(grads)
 
 
-CAT = define("cat", meta=_cat_meta, kernel=_cat_kernel, vjp=_cat_vjp, family="movement",
-             save_inputs=False, eager_check=True)
+CAT = define(
+    "cat",
+    meta=_cat_meta,
+    kernel=_cat_kernel,
+    vjp=_cat_vjp,
+    family="movement",
+    save_inputs=False,
+    eager_check=True,
+)
 
 
 def _flip_meta(x, dims):
@@ -246,16 +363,24 @@ def _flip_meta(x, dims):
 
 
 FLIP = define(
-    "flip", meta=_flip_meta, eager_check=True,
+    "flip",
+    meta=_flip_meta,
+    eager_check=True,
     kernel=lambda xp, x, dims: xp.flip(x, dims).copy(),
     vjp=lambda node, g: (FLIP(g, dims=node.attrs["dims"]),),
-    family="movement", save_inputs=False)
+    family="movement",
+    save_inputs=False,
+)
 ROLL = define(
-    "roll", meta=lambda x, shifts, dims: Spec(x.shape, x.dtype),
+    "roll",
+    meta=lambda x, shifts, dims: Spec(x.shape, x.dtype),
     kernel=lambda xp, x, shifts, dims: xp.roll(x, shifts, dims),
-    vjp=lambda node, g: (ROLL(g, shifts=tuple(-s for s in node.attrs["shifts"]),
-                              dims=node.attrs["dims"]),),
-    family="movement", save_inputs=False)
+    vjp=lambda node, g: (
+        ROLL(g, shifts=tuple(-s for s in node.attrs["shifts"]), dims=node.attrs["dims"]),
+    ),
+    family="movement",
+    save_inputs=False,
+)
 
 
 def _copy_kernel(xp, x, order="K"):
@@ -267,35 +392,54 @@ def _copy_kernel(xp, x, order="K"):
 
 
 COPY = define(
-    "copy", meta=lambda x, order="K": Spec(x.shape, x.dtype), kernel=_copy_kernel,
-    vjp=lambda node, g: (g,), family="movement", save_inputs=False, lowering={"c": "{0}"})
+    "copy",
+    meta=lambda x, order="K": Spec(x.shape, x.dtype),
+    kernel=_copy_kernel,
+    vjp=lambda node, g: (g,),
+    family="movement",
+    save_inputs=False,
+    lowering={"c": "{0}"},
+)
 
 
 def _bitcast_meta(x, dtype):
     shape = x.shape
     if dtype.itemsize != x.dtype.itemsize:
         if not shape:
-            raise RuntimeError(f"view(dtype): a 0-d tensor of {x.dtype.name} cannot be viewed as "
-                               f"{dtype.name}, whose element size differs")
+            raise RuntimeError(
+                f"view(dtype): a 0-d tensor of {x.dtype.name} cannot be viewed as "
+                f"{dtype.name}, whose element size differs"
+            )
         if (shape[-1] * x.dtype.itemsize) % dtype.itemsize:
             raise RuntimeError(
                 f"view(dtype): the size of the last dimension ({shape[-1]}) times the element "
                 f"size of {x.dtype.name} ({x.dtype.itemsize}) must be divisible by the element "
-                f"size of {dtype.name} ({dtype.itemsize})")
+                f"size of {dtype.name} ({dtype.itemsize})"
+            )
         shape = shape[:-1] + (shape[-1] * x.dtype.itemsize // dtype.itemsize,)
     return Spec(tuple(shape), dtype)
 
 
 def _bitcast_kernel(xp, x, dtype):
     if dtype.itemsize != x.dtype.itemsize and x.ndim and x.strides[-1] != x.itemsize:
-        raise RuntimeError("view(dtype): the last dimension must be contiguous (stride 1) to "
-                           "view a tensor as a dtype of a different element size")
+        raise RuntimeError(
+            "view(dtype): the last dimension must be contiguous (stride 1) to "
+            "view a tensor as a dtype of a different element size"
+        )
     return x.view(dtype.numpy)
 
 
 # Reinterprets the bytes (x.view(qilin.int32)), as torch does; not differentiable.
-BITCAST = define("bitcast", meta=_bitcast_meta, kernel=_bitcast_kernel, vjp=None,
-                 family="movement", differentiable=False, view=True, eager_check=True)
+BITCAST = define(
+    "bitcast",
+    meta=_bitcast_meta,
+    kernel=_bitcast_kernel,
+    vjp=None,
+    family="movement",
+    differentiable=False,
+    view=True,
+    eager_check=True,
+)
 
 
 def _cast_kernel(xp, x, dtype):
@@ -303,9 +447,14 @@ def _cast_kernel(xp, x, dtype):
 
 
 CAST = define(
-    "cast", meta=lambda x, dtype: Spec(x.shape, dtype), kernel=_cast_kernel,
-    vjp=lambda node, g: (g,), family="elementwise", save_inputs=False,
-    lowering={"c": "(({dtype}){0})"})
+    "cast",
+    meta=lambda x, dtype: Spec(x.shape, dtype),
+    kernel=_cast_kernel,
+    vjp=lambda node, g: (g,),
+    family="elementwise",
+    save_inputs=False,
+    lowering={"c": "(({dtype}){0})"},
+)
 
 
 # ----- public functions ----------------------------------------------------------------------
@@ -341,8 +490,10 @@ def permute(input, *dims):
 def transpose(input, dim0, dim1):
     if input.ndim < 2 and input.ndim == 0:
         return VIEW(input, shape=tuple(input.shape))
-    dim0, dim1 = _normalize_dim(dim0, input.ndim, "transpose"), _normalize_dim(dim1, input.ndim,
-                                                                               "transpose")
+    dim0, dim1 = (
+        _normalize_dim(dim0, input.ndim, "transpose"),
+        _normalize_dim(dim1, input.ndim, "transpose"),
+    )
     dims = list(range(input.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return PERMUTE(input, dims=tuple(dims))
@@ -364,8 +515,10 @@ def adjoint(input):
 def matrix_transpose(input, name: str = "tensor.mT"):
     """`x.mT`: swap the last two dims (torch refuses tensors with fewer than two)."""
     if input.ndim < 2:
-        raise RuntimeError(f"{name} is only supported on matrices or batches of matrices. Got "
-                           f"{input.ndim}-D tensor.")
+        raise RuntimeError(
+            f"{name} is only supported on matrices or batches of matrices. Got "
+            f"{input.ndim}-D tensor."
+        )
     return transpose(input, -2, -1)
 
 
@@ -377,7 +530,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = tuple(input.shape)
-    return reshape(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+    return reshape(input, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
 
 def ravel(input):
@@ -388,13 +541,18 @@ def unflatten(input, dim, sizes):
     dim = _normalize_dim(dim, input.ndim, "unflatten")
     sizes = tuple(int(s) for s in sizes)
     known = math.prod(s for s in sizes if s != -1)
-    if not sizes or (-1 not in sizes and known != input.shape[dim]) or (
-            -1 in sizes and (known == 0 or input.shape[dim] % known)):
-        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
-                           f"size of dim {dim} ({input.shape[dim]}) in the input tensor")
+    if (
+        not sizes
+        or (-1 not in sizes and known != input.shape[dim])
+        or (-1 in sizes and (known == 0 or input.shape[dim] % known))
+    ):
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+            f"size of dim {dim} ({input.shape[dim]}) in the input tensor"
+        )
     sizes = infer_shape(sizes, input.shape[dim], "unflatten")
     shape = tuple(input.shape)
-    return reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+    return reshape(input, shape[:dim] + sizes + shape[dim + 1 :])
 
 
 def squeeze(input, dim=None):
@@ -418,10 +576,13 @@ def expand(input, *sizes):
     sizes = _shape_arg(sizes)
     lead = len(sizes) - input.ndim
     shape = tuple(
-        input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes)
+    )
     if any(s < 0 for s in shape):
-        raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension "
-                           f"(sizes {list(sizes)} for a tensor of shape {list(input.shape)})")
+        raise RuntimeError(
+            f"expand: -1 is not allowed in a leading, non-existing dimension "
+            f"(sizes {list(sizes)} for a tensor of shape {list(input.shape)})"
+        )
     if shape == tuple(input.shape):
         return VIEW(input, shape=shape)
     return EXPAND(input, shape=shape)
@@ -447,15 +608,17 @@ def narrow(input, dim, start, length):
     size = input.shape[dim]
     start, length = int(start), int(length)
     if not -size <= start <= size:
-        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
-                         f"got {start})")
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
+        )
     if start < 0:
         start += size
     if length < 0:
         raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
     if start + length > size:
-        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
-                           f"({size}) of dim {dim}.")
+        raise RuntimeError(
+            f"start ({start}) + length ({length}) exceeds dimension size ({size}) of dim {dim}."
+        )
     return SLICE(input, dim=dim, start=start, stop=start + length, step=1)
 
 
@@ -463,11 +626,13 @@ def select(input, dim, index):
     dim = _normalize_dim(dim, input.ndim, "select")
     size = input.shape[dim]
     if not -size <= index < size:
-        raise IndexError(f"select(): index {index} out of range for tensor of size "
-                         f"{list(input.shape)} at dimension {dim}")
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size "
+            f"{list(input.shape)} at dimension {dim}"
+        )
     index %= size
     shape = tuple(input.shape)
-    return VIEW(narrow(input, dim, index, 1), shape=shape[:dim] + shape[dim + 1:])
+    return VIEW(narrow(input, dim, index, 1), shape=shape[:dim] + shape[dim + 1 :])
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -476,26 +641,31 @@ def split(tensor, split_size_or_sections, dim=0):
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step < 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got split_size="
-                               f"{step}")
+            raise RuntimeError(
+                f"split expects split_size be non-negative, but got split_size={step}"
+            )
         if step == 0 and size:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
-                               f"dimension size of {size}")
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}"
+            )
         sections = [min(step, size - start) for start in range(0, size, step)] if size else [0]
     else:
         sections = [int(s) for s in split_size_or_sections]
         if sum(sections) != size or any(s < 0 for s in sections):
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
-                f"size at dimension {dim}), but got split_sizes={sections}")
+                f"size at dimension {dim}), but got split_sizes={sections}"
+            )
     starts = np.cumsum([0] + sections).tolist()
     return _pieces(tensor, dim, starts[:-1], starts[1:])
 
 
 def _pieces(tensor, dim, starts, stops):
     """Views tensor[..., start:stop] along `dim` (they may overlap or be empty)."""
-    return tuple(SLICE(tensor, dim=dim, start=int(start), stop=int(max(start, stop)), step=1)
-                 for start, stop in zip(starts, stops))
+    return tuple(
+        SLICE(tensor, dim=dim, start=int(start), stop=int(max(start, stop)), step=1)
+        for start, stop in zip(starts, stops)
+    )
 
 
 def chunk(input, chunks, dim=0):
@@ -513,13 +683,15 @@ def tensor_split(input, indices_or_sections, dim=0):
     if isinstance(indices_or_sections, int):
         count = indices_or_sections
         if count <= 0:
-            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got "
-                               f"{count}")
+            raise RuntimeError(
+                f"tensor_split: number of sections must be larger than 0, got {count}"
+            )
         base, extra = divmod(size, count)
         return split(input, [base + 1] * extra + [base] * (count - extra), dim)
     # Indices are clamped to [0, size] (negative ones count from the end, as in NumPy).
-    bounds = [min(max(i + size if i < 0 else i, 0), size) for i in
-              (int(i) for i in indices_or_sections)]
+    bounds = [
+        min(max(i + size if i < 0 else i, 0), size) for i in (int(i) for i in indices_or_sections)
+    ]
     return _pieces(input, dim, [0] + bounds, bounds + [size])
 
 
@@ -536,11 +708,13 @@ def cat(tensors, dim=0, *, out=None):
     nonempty = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     for index, t in enumerate(nonempty):
         if not isinstance(t, Tensor):
-            raise TypeError(f"cat: expected a sequence of Tensors, but element {index} is "
-                            f"{type(t).__name__}")
+            raise TypeError(
+                f"cat: expected a sequence of Tensors, but element {index} is {type(t).__name__}"
+            )
         if t.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {index}) cannot be "
-                               "concatenated")
+            raise RuntimeError(
+                f"zero-dimensional tensor (at position {index}) cannot be concatenated"
+            )
     dim = _normalize_dim(dim, nonempty[0].ndim, "cat")
     if len(nonempty) == 1:
         return nonempty[0].clone()
@@ -561,7 +735,8 @@ def stack(tensors, dim=0, *, out=None):
         if tuple(t.shape) != shape:
             raise RuntimeError(
                 f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
-                f"and {list(t.shape)} at entry {index}")
+                f"and {list(t.shape)} at entry {index}"
+            )
     dim = _normalize_dim(dim, len(shape) + 1, "stack")
     from .elementwise import _with_out
 
@@ -640,10 +815,12 @@ def roll(input, shifts, dims=None):
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
-        raise RuntimeError(f"roll: shifts and dims must align. shifts: {len(shifts)}, dims: "
-                           f"{len(dims)}")
-    return ROLL(input, shifts=shifts, dims=tuple(_normalize_dim(d, input.ndim, "roll")
-                                                 for d in dims))
+        raise RuntimeError(
+            f"roll: shifts and dims must align. shifts: {len(shifts)}, dims: {len(dims)}"
+        )
+    return ROLL(
+        input, shifts=shifts, dims=tuple(_normalize_dim(d, input.ndim, "roll") for d in dims)
+    )
 
 
 def rot90(input, k=1, dims=(0, 1)):
@@ -654,8 +831,9 @@ def rot90(input, k=1, dims=(0, 1)):
         raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
     d0, d1 = (_normalize_dim(d, input.ndim, "rot90") for d in dims)
     if d0 == d1:
-        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
-                           f"dim1 = {d1}")
+        raise RuntimeError(
+            f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}"
+        )
     k %= 4
     if k == 1:
         return transpose(flip(input, (d1,)), d0, d1)
@@ -671,9 +849,11 @@ def movedim(input, source, destination):
     destination = (destination,) if isinstance(destination, int) else tuple(destination)
     ndim = input.ndim
     if len(source) != len(destination):
-        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(source)} "
-                           f"dims) should contain the same number of dims as destination "
-                           f"({list(destination)} dims)")
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(source)} "
+            f"dims) should contain the same number of dims as destination "
+            f"({list(destination)} dims)"
+        )
     source = [_normalize_dim(s, ndim, "movedim") for s in source]
     destination = [_normalize_dim(d, ndim, "movedim") for d in destination]
     for name, dims in (("source", source), ("destination", destination)):
@@ -699,8 +879,9 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     size = input.shape[-1] + abs(offset)
     shape = tuple(input.shape[:-1]) + (size, size)
-    out = DIAGONAL_BACKWARD(input, shape=shape, offset=offset, dim1=len(shape) - 2,
-                            dim2=len(shape) - 1)
+    out = DIAGONAL_BACKWARD(
+        input, shape=shape, offset=offset, dim1=len(shape) - 2, dim2=len(shape) - 1
+    )
     return movedim(out, (-2, -1), (dim1, dim2)) if (dim1, dim2) != (-2, -1) else out
 
 
@@ -718,7 +899,8 @@ def repeat(input, *sizes):
     if len(sizes) < input.ndim:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
-            f"tensor (got {len(sizes)} repeat dims for a {input.ndim}-D tensor)")
+            f"tensor (got {len(sizes)} repeat dims for a {input.ndim}-D tensor)"
+        )
     lead = len(sizes) - input.ndim
     x = reshape(input, (1,) * lead + tuple(input.shape))
     # Repeat = insert a broadcast axis before each dim, expand, and merge.
@@ -757,21 +939,23 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             raise RuntimeError("repeat_interleave: repeats can not be negative")
         shape = tuple(input.shape)
         x = unsqueeze(input, dim + 1)
-        x = expand(x, shape[:dim + 1] + (count,) + shape[dim + 1:])
-        return reshape(x, shape[:dim] + (shape[dim] * count,) + shape[dim + 1:])
+        x = expand(x, shape[: dim + 1] + (count,) + shape[dim + 1 :])
+        return reshape(x, shape[:dim] + (shape[dim] * count,) + shape[dim + 1 :])
     from .creation import tensor
     from .indexing import index_select
 
     counts = repeats._host() if isinstance(repeats, Tensor) else np.asarray(repeats)
     if counts.ndim > 1:
-        raise RuntimeError(f"repeat_interleave: repeats must be 0-dim or 1-dim tensor, got "
-                           f"{counts.ndim}-dim")
+        raise RuntimeError(
+            f"repeat_interleave: repeats must be 0-dim or 1-dim tensor, got {counts.ndim}-dim"
+        )
     if counts.size and counts.min() < 0:
         raise RuntimeError("repeat_interleave: repeats can not be negative")
     if counts.ndim == 1 and counts.shape[0] != input.shape[dim]:
         raise RuntimeError(
             f"repeats must have the same size as input along dim, but got repeats.size(0) = "
-            f"{counts.shape[0]} and input.size({dim}) = {input.shape[dim]}")
+            f"{counts.shape[0]} and input.size({dim}) = {input.shape[dim]}"
+        )
     indices = np.repeat(np.arange(input.shape[dim]), counts)
     return index_select(input, dim, tensor(indices, device=input.device))
 
@@ -782,8 +966,10 @@ def meshgrid(*tensors, indexing="ij"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     for t in tensors:
         if t.ndim > 1:
-            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
-                               f"got a tensor of shape {list(t.shape)}")
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                f"got a tensor of shape {list(t.shape)}"
+            )
     shape = [t.numel() for t in tensors]
     if indexing == "xy" and len(tensors) >= 2:
         shape[0], shape[1] = shape[1], shape[0]
@@ -803,8 +989,10 @@ def _triangle(input, diagonal, lower):
     from .elementwise import where
 
     if input.ndim < 2:
-        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 "
-                           f"dimensions, got shape {list(input.shape)}")
+        raise RuntimeError(
+            f"{'tril' if lower else 'triu'}: input tensor must have at least 2 "
+            f"dimensions, got shape {list(input.shape)}"
+        )
     rows, cols = input.shape[-2], input.shape[-1]
     keep = (np.tril if lower else np.triu)(np.ones((rows, cols), dtype=bool), diagonal)
     # A zero of the input's dtype (not input * 0, which would turn inf into nan).

@@ -13,13 +13,38 @@ from ..tensor import Tensor, _normalize_dim
 from .families import define, reduced_shape, reduction, restore_reduced
 from .registry import Spec
 
-__all__ = ["sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std",
-           "var_mean", "std_mean", "logsumexp", "all", "any", "count_nonzero", "cumsum",
-           "cumprod", "norm", "sum_to", "nansum", "nanmean", "aminmax"]
+__all__ = [
+    "sum",
+    "mean",
+    "prod",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "var",
+    "std",
+    "var_mean",
+    "std_mean",
+    "logsumexp",
+    "all",
+    "any",
+    "count_nonzero",
+    "cumsum",
+    "cumprod",
+    "norm",
+    "sum_to",
+    "nansum",
+    "nanmean",
+    "aminmax",
+]
 
 _EMPTY_DIM = "Expected reduction dim {} to have non-zero size."
-_EMPTY_ALL = ("Expected reduction dim to be specified for input.numel() == 0. Specify the "
-              "reduction dim with the 'dim' argument.")
+_EMPTY_ALL = (
+    "Expected reduction dim to be specified for input.numel() == 0. Specify the "
+    "reduction dim with the 'dim' argument."
+)
 
 
 def normalize_dims(dim, ndim: int, op: str = "") -> tuple | None:
@@ -38,18 +63,30 @@ def normalize_dims(dim, ndim: int, op: str = "") -> tuple | None:
 
 # ----- records -------------------------------------------------------------------------------
 SUM = reduction(
-    "sum", lambda xp, x, dim, keepdim: xp.sum(x, axis=dim, keepdims=keepdim),
+    "sum",
+    lambda xp, x, dim, keepdim: xp.sum(x, axis=dim, keepdims=keepdim),
     lambda g, x, out, shape, dim, keepdim: restore_reduced(g, shape, dim, keepdim),
-    result="sum", save=None, identity="0")
+    result="sum",
+    save=None,
+    identity="0",
+)
 MEAN = reduction(
-    "mean", lambda xp, x, dim, keepdim: xp.mean(x, axis=dim, keepdims=keepdim),
-    lambda g, x, out, shape, dim, keepdim: restore_reduced(g, shape, dim, keepdim) / _count(
-        shape, dim),
-    result="float", save=None, identity="0")
+    "mean",
+    lambda xp, x, dim, keepdim: xp.mean(x, axis=dim, keepdims=keepdim),
+    lambda g, x, out, shape, dim, keepdim: (
+        restore_reduced(g, shape, dim, keepdim) / _count(shape, dim)
+    ),
+    result="float",
+    save=None,
+    identity="0",
+)
 PROD = reduction(
-    "prod", lambda xp, x, dim, keepdim: xp.prod(x, axis=dim, keepdims=keepdim),
+    "prod",
+    lambda xp, x, dim, keepdim: xp.prod(x, axis=dim, keepdims=keepdim),
     lambda g, x, out, shape, dim, keepdim: _prod_grad(g, x, shape, dim, keepdim),
-    result="sum", identity="1")
+    result="sum",
+    identity="1",
+)
 
 
 def _nonempty(function):
@@ -76,20 +113,39 @@ def _extreme_grad(reduce, g, x, shape, dim, keepdim):
     return restore_reduced(g, shape, dim, keepdim) * mask / restore_reduced(count, shape, dim, True)
 
 
-AMAX = reduction("amax", _nonempty(lambda xp, x, dim, keepdim: xp.max(x, axis=dim,
-                                                                      keepdims=keepdim)),
-                 lambda g, x, out, *rest: _extreme_grad(AMAX, g, x, *rest), identity="-INFINITY")
-AMIN = reduction("amin", _nonempty(lambda xp, x, dim, keepdim: xp.min(x, axis=dim,
-                                                                      keepdims=keepdim)),
-                 lambda g, x, out, *rest: _extreme_grad(AMIN, g, x, *rest), identity="INFINITY")
+AMAX = reduction(
+    "amax",
+    _nonempty(lambda xp, x, dim, keepdim: xp.max(x, axis=dim, keepdims=keepdim)),
+    lambda g, x, out, *rest: _extreme_grad(AMAX, g, x, *rest),
+    identity="-INFINITY",
+)
+AMIN = reduction(
+    "amin",
+    _nonempty(lambda xp, x, dim, keepdim: xp.min(x, axis=dim, keepdims=keepdim)),
+    lambda g, x, out, *rest: _extreme_grad(AMIN, g, x, *rest),
+    identity="INFINITY",
+)
 
-ALL = reduction("all", lambda xp, x, dim, keepdim: xp.all(x, axis=dim, keepdims=keepdim),
-                result="bool", differentiable=False, identity="1")
-ANY = reduction("any", lambda xp, x, dim, keepdim: xp.any(x, axis=dim, keepdims=keepdim),
-                result="bool", differentiable=False, identity="0")
+ALL = reduction(
+    "all",
+    lambda xp, x, dim, keepdim: xp.all(x, axis=dim, keepdims=keepdim),
+    result="bool",
+    differentiable=False,
+    identity="1",
+)
+ANY = reduction(
+    "any",
+    lambda xp, x, dim, keepdim: xp.any(x, axis=dim, keepdims=keepdim),
+    result="bool",
+    differentiable=False,
+    identity="0",
+)
 COUNT_NONZERO = reduction(
-    "count_nonzero", lambda xp, x, dim, keepdim: xp.count_nonzero(x, axis=dim),
-    result="int64", differentiable=False)
+    "count_nonzero",
+    lambda xp, x, dim, keepdim: xp.count_nonzero(x, axis=dim),
+    result="int64",
+    differentiable=False,
+)
 
 
 def _var_kernel(xp, x, dim=None, keepdim=False, correction=1):
@@ -113,13 +169,15 @@ def _var_grad(node, g):
 
 def _var_meta(x, dim=None, keepdim=False, correction=1):
     if not x.dtype.is_floating_point:
-        raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
-                           f"{x.dtype.name}")
+        raise RuntimeError(
+            f"std and var only support floating point and complex dtypes, got {x.dtype.name}"
+        )
     return Spec(reduced_shape(x.shape, dim, keepdim), x.dtype)
 
 
-VAR = define("var", meta=_var_meta, kernel=_var_kernel, vjp=_var_grad, family="reduction",
-             eager_check=True)
+VAR = define(
+    "var", meta=_var_meta, kernel=_var_kernel, vjp=_var_grad, family="reduction", eager_check=True
+)
 
 
 def _arg_kernel(function):
@@ -138,10 +196,24 @@ def _arg_meta(x, dim=None, keepdim=False):
     return Spec(reduced_shape(x.shape, dim, keepdim), dtypes.int64)
 
 
-ARGMAX = define("argmax", meta=_arg_meta, kernel=_arg_kernel(np.argmax), vjp=None,
-                family="reduction", differentiable=False, eager_check=True)
-ARGMIN = define("argmin", meta=_arg_meta, kernel=_arg_kernel(np.argmin), vjp=None,
-                family="reduction", differentiable=False, eager_check=True)
+ARGMAX = define(
+    "argmax",
+    meta=_arg_meta,
+    kernel=_arg_kernel(np.argmax),
+    vjp=None,
+    family="reduction",
+    differentiable=False,
+    eager_check=True,
+)
+ARGMIN = define(
+    "argmin",
+    meta=_arg_meta,
+    kernel=_arg_kernel(np.argmin),
+    vjp=None,
+    family="reduction",
+    differentiable=False,
+    eager_check=True,
+)
 
 
 # ----- scans ---------------------------------------------------------------------------------
@@ -199,11 +271,22 @@ def _cumprod_backward(x, out, g, dim):
     return where(first, _reverse_cumsum(g * products, dim), others)
 
 
-CUMSUM = define("cumsum", meta=_cumulative_meta, kernel=_cumulative_kernel(np.cumsum),
-                vjp=lambda node, g: (_reverse_cumsum(g, node.attrs["dim"]),),
-                family="reduction", save_inputs=False)
-CUMPROD = define("cumprod", meta=_cumulative_meta, kernel=_cumulative_kernel(np.cumprod),
-                 vjp=_cumprod_grad, family="reduction", save_outputs=True)
+CUMSUM = define(
+    "cumsum",
+    meta=_cumulative_meta,
+    kernel=_cumulative_kernel(np.cumsum),
+    vjp=lambda node, g: (_reverse_cumsum(g, node.attrs["dim"]),),
+    family="reduction",
+    save_inputs=False,
+)
+CUMPROD = define(
+    "cumprod",
+    meta=_cumulative_meta,
+    kernel=_cumulative_kernel(np.cumprod),
+    vjp=_cumprod_grad,
+    family="reduction",
+    save_outputs=True,
+)
 
 
 # ----- vjp helpers ---------------------------------------------------------------------------
@@ -249,7 +332,8 @@ def sum_to(x: Tensor, shape: tuple) -> Tensor:
     shape = tuple(shape)
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + axis for axis, size in enumerate(shape) if size == 1 and x.shape[lead + axis] != 1)
+        lead + axis for axis, size in enumerate(shape) if size == 1 and x.shape[lead + axis] != 1
+    )
     if not axes:
         return x.reshape(shape) if tuple(x.shape) != shape else x
     return SUM(x, dim=axes, keepdim=True).reshape(shape)
@@ -295,8 +379,9 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     if not input.is_floating_point():
-        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
-                           f"{input.dtype.name}")
+        raise RuntimeError(
+            f"nanmean(): expected input to have floating point dtype but got {input.dtype.name}"
+        )
     present = sum(input == input, dim, keepdim)
     return nansum(input, dim, keepdim) / present  # all-NaN slices: NaN (and NaN grads), as torch
 
@@ -332,7 +417,8 @@ def _extreme(name, input, dim, keepdim, other):
     axis = _normalize_dim(int(dim), input.ndim, name)
     searched = input.to(dtypes.uint8) if input.dtype is dtypes.bool else input  # argmax: no bool
     indices = (ARGMAX if name == "max" else ARGMIN)(
-        searched, dim=normalize_dims(axis, input.ndim), keepdim=True)
+        searched, dim=normalize_dims(axis, input.ndim), keepdim=True
+    )
     return values_at(name, input, axis, indices, keepdim)
 
 
@@ -370,8 +456,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     `var(x, False)` passes `unbiased` positionally, as torch allows."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return VAR(input, dim=normalize_dims(dim, input.ndim, "var"), keepdim=keepdim,
-               correction=_correction(unbiased, correction))
+    return VAR(
+        input,
+        dim=normalize_dims(dim, input.ndim, "var"),
+        keepdim=keepdim,
+        correction=_correction(unbiased, correction),
+    )
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -437,8 +527,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     if not input.is_floating_point():
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {input.dtype.name}")
+        raise RuntimeError(
+            f"linalg.vector_norm: Expected a floating point or complex tensor as "
+            f"input. Got {input.dtype.name}"
+        )
     if p == "nuc":
         from ..linalg import matrix_norm
 

@@ -8,8 +8,9 @@ execution, autograd, tracing and export all read these same records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MethodType
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 __all__ = ["Op", "Spec", "OPS", "register", "get"]
 
@@ -31,15 +32,42 @@ OPS: dict[str, Op] = {}
 class Op:
     """One primitive. Calling it runs it through the dispatcher: ``EXP(x)``."""
 
-    __slots__ = ("name", "meta", "kernel", "vjp", "lowering", "family", "save_inputs",
-                 "save_outputs", "num_outputs", "nondiff_outputs", "view", "eager_check",
-                 "differentiable", "backward_name", "doc")
+    __slots__ = (
+        "name",
+        "meta",
+        "kernel",
+        "vjp",
+        "lowering",
+        "family",
+        "save_inputs",
+        "save_outputs",
+        "num_outputs",
+        "nondiff_outputs",
+        "view",
+        "eager_check",
+        "differentiable",
+        "backward_name",
+        "doc",
+    )
 
-    def __init__(self, name: str, *, meta: Callable, kernel: Callable, vjp: Callable | None,
-                 family: str, lowering: dict | None = None, save_inputs: bool = True,
-                 save_outputs: bool = False, num_outputs: int = 1,
-                 nondiff_outputs: frozenset = frozenset(), view: bool = False,
-                 eager_check: bool = False, differentiable: bool = True, doc: str = ""):
+    def __init__(
+        self,
+        name: str,
+        *,
+        meta: Callable,
+        kernel: Callable,
+        vjp: Callable | None,
+        family: str,
+        lowering: dict | None = None,
+        save_inputs: bool = True,
+        save_outputs: bool = False,
+        num_outputs: int = 1,
+        nondiff_outputs: frozenset = frozenset(),
+        view: bool = False,
+        eager_check: bool = False,
+        differentiable: bool = True,
+        doc: str = "",
+    ):
         if differentiable and vjp is None:
             raise ValueError(f"op '{name}': a differentiable op needs a vjp rule")
         self.name = name

@@ -18,8 +18,22 @@ from .indexing import gather
 from .reduction import values_at
 from .registry import Spec
 
-__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode",
-           "unique", "unique_consecutive", "searchsorted", "bucketize", "bincount", "histc"]
+__all__ = [
+    "sort",
+    "argsort",
+    "msort",
+    "topk",
+    "kthvalue",
+    "median",
+    "nanmedian",
+    "mode",
+    "unique",
+    "unique_consecutive",
+    "searchsorted",
+    "bucketize",
+    "bincount",
+    "histc",
+]
 
 
 # ----- index primitives ----------------------------------------------------------------------
@@ -36,9 +50,14 @@ def _argsort_kernel(xp, x, dim, descending):
 
 
 ARGSORT = define(
-    "argsort", meta=lambda x, dim, descending: Spec(x.shape, dtypes.int64),
-    kernel=_argsort_kernel, vjp=None, family="library", differentiable=False,
-    doc="Stable argsort along `dim`; sort, topk and kthvalue gather through it.")
+    "argsort",
+    meta=lambda x, dim, descending: Spec(x.shape, dtypes.int64),
+    kernel=_argsort_kernel,
+    vjp=None,
+    family="library",
+    differentiable=False,
+    doc="Stable argsort along `dim`; sort, topk and kthvalue gather through it.",
+)
 
 
 def _mode_kernel(xp, x, dim):
@@ -65,12 +84,20 @@ def _mode_kernel(xp, x, dim):
 
 
 def _mode_meta(x, dim):
-    return Spec(tuple(1 if axis == dim else size for axis, size in enumerate(x.shape)),
-                dtypes.int64)
+    return Spec(
+        tuple(1 if axis == dim else size for axis, size in enumerate(x.shape)), dtypes.int64
+    )
 
 
-MODE = define("mode", meta=_mode_meta, kernel=_mode_kernel, vjp=None, family="library",
-              differentiable=False, doc="Index of the mode along `dim` (keepdim shape).")
+MODE = define(
+    "mode",
+    meta=_mode_meta,
+    kernel=_mode_kernel,
+    vjp=None,
+    family="library",
+    differentiable=False,
+    doc="Index of the mode along `dim` (keepdim shape).",
+)
 
 
 # ----- global median: a value whose gradient is shared among ties -----------------------------
@@ -93,9 +120,14 @@ def _median_vjp(node, g):
 
 
 MEDIAN = define(
-    "median", meta=lambda x, ignore_nan: Spec((), x.dtype), kernel=_median_kernel,
-    vjp=_median_vjp, family="library", save_outputs=True,
-    doc="The lower median of all elements (NaN-ignoring with ignore_nan).")
+    "median",
+    meta=lambda x, ignore_nan: Spec((), x.dtype),
+    kernel=_median_kernel,
+    vjp=_median_vjp,
+    family="library",
+    save_outputs=True,
+    doc="The lower median of all elements (NaN-ignoring with ignore_nan).",
+)
 
 
 # ----- unique --------------------------------------------------------------------------------
@@ -110,13 +142,23 @@ def _unique_meta(x, dim):
     if dim is None:
         shapes = ((-1,), x.shape, (-1,))
     else:
-        shapes = (tuple(-1 if axis == dim else s for axis, s in enumerate(x.shape)),
-                  (x.shape[dim],), (-1,))
+        shapes = (
+            tuple(-1 if axis == dim else s for axis, s in enumerate(x.shape)),
+            (x.shape[dim],),
+            (-1,),
+        )
     return (Spec(shapes[0], x.dtype), Spec(shapes[1], dtypes.int64), Spec(shapes[2], dtypes.int64))
 
 
-UNIQUE = define("unique", meta=_unique_meta, kernel=_unique_kernel, vjp=None, family="library",
-                num_outputs=3, differentiable=False)
+UNIQUE = define(
+    "unique",
+    meta=_unique_meta,
+    kernel=_unique_kernel,
+    vjp=None,
+    family="library",
+    num_outputs=3,
+    differentiable=False,
+)
 
 
 def _unique_consecutive_kernel(xp, x, dim):
@@ -134,8 +176,14 @@ def _unique_consecutive_kernel(xp, x, dim):
 
 
 UNIQUE_CONSECUTIVE = define(
-    "unique_consecutive", meta=_unique_meta, kernel=_unique_consecutive_kernel, vjp=None,
-    family="library", num_outputs=3, differentiable=False)
+    "unique_consecutive",
+    meta=_unique_meta,
+    kernel=_unique_consecutive_kernel,
+    vjp=None,
+    family="library",
+    num_outputs=3,
+    differentiable=False,
+)
 
 
 # ----- searching and counting ----------------------------------------------------------------
@@ -160,12 +208,20 @@ def _searchsorted_meta(sequence, values, right, out_int32):
             "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
             "dimensions of boundaries tensor and input value tensor must match, but we got "
             f"boundaries tensor {list(sequence.shape)} and input value tensor "
-            f"{list(values_shape)}")
+            f"{list(values_shape)}"
+        )
     return Spec(tuple(values_shape), dtypes.int32 if out_int32 else dtypes.int64)
 
 
-SEARCHSORTED = define("searchsorted", meta=_searchsorted_meta, kernel=_searchsorted_kernel,
-                      vjp=None, family="library", differentiable=False, eager_check=True)
+SEARCHSORTED = define(
+    "searchsorted",
+    meta=_searchsorted_meta,
+    kernel=_searchsorted_kernel,
+    vjp=None,
+    family="library",
+    differentiable=False,
+    eager_check=True,
+)
 
 
 def _bincount_kernel(xp, x, weights, minlength):
@@ -182,11 +238,13 @@ def _bincount_meta(x, weights, minlength):
     if len(x.shape) != 1 or x.dtype.category != dtypes.INTEGER:
         raise RuntimeError(
             "bincount only supports 1-d non-negative integral inputs, got a "
-            f"{len(x.shape)}-d {x.dtype.name} tensor")
+            f"{len(x.shape)}-d {x.dtype.name} tensor"
+        )
     if weights is not None and tuple(weights.shape) != tuple(x.shape):
         raise RuntimeError(
             f"bincount: weights should be 1-d and have the same length as input, got weights "
-            f"of shape {list(weights.shape)} for input of shape {list(x.shape)}")
+            f"of shape {list(weights.shape)} for input of shape {list(x.shape)}"
+        )
     if minlength < 0:
         raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
     if weights is None:
@@ -201,8 +259,14 @@ def _bincount_vjp(node, g):
     return (None, gather(g, 0, x))
 
 
-BINCOUNT = define("bincount", meta=_bincount_meta, kernel=_bincount_kernel, vjp=_bincount_vjp,
-                  family="library", eager_check=True)
+BINCOUNT = define(
+    "bincount",
+    meta=_bincount_meta,
+    kernel=_bincount_kernel,
+    vjp=_bincount_vjp,
+    family="library",
+    eager_check=True,
+)
 
 
 def _histc_range(xp, x, low, high):
@@ -225,24 +289,31 @@ def _histc_kernel(xp, x, bins, low, high):
 
 def _histc_meta(x, bins, low, high):
     if not x.dtype.is_floating_point:
-        raise NotImplementedError(f'"histogram_cpu" not implemented for \'{x.dtype.name}\'')
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{x.dtype.name}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins}")
     if low > high:
-        raise RuntimeError(f"torch.histc: max must be larger than min, got min={low}, "
-                           f"max={high}")
+        raise RuntimeError(f"torch.histc: max must be larger than min, got min={low}, max={high}")
     return Spec((bins,), x.dtype)
 
 
-HISTC = define("histc", meta=_histc_meta, kernel=_histc_kernel, vjp=None, family="library",
-               differentiable=False, eager_check=True)
+HISTC = define(
+    "histc",
+    meta=_histc_meta,
+    kernel=_histc_kernel,
+    vjp=None,
+    family="library",
+    differentiable=False,
+    eager_check=True,
+)
 
 
 # ----- public functions ----------------------------------------------------------------------
 def argsort(input, dim=-1, descending=False, stable=False):
     """Indices that sort `input` along `dim`; always stable (a valid choice for stable=False)."""
-    return ARGSORT(input, dim=_normalize_dim(dim, input.ndim, "argsort"),
-                   descending=bool(descending))
+    return ARGSORT(
+        input, dim=_normalize_dim(dim, input.ndim, "argsort"), descending=bool(descending)
+    )
 
 
 def sort(input, dim=-1, descending=False, stable=False):
@@ -260,8 +331,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     dim = _normalize_dim(dim, input.ndim, "topk")
     size = input.shape[dim] if input.ndim else 1
     if not 0 <= k <= size:
-        raise RuntimeError(f"topk: selected index k out of range (k={k} for a dimension of size "
-                           f"{size})")
+        raise RuntimeError(
+            f"topk: selected index k out of range (k={k} for a dimension of size {size})"
+        )
     indices = ARGSORT(input, dim=dim, descending=bool(largest))
     if input.ndim:
         indices = indices.narrow(dim, 0, k)
@@ -273,8 +345,9 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     dim = _normalize_dim(dim, input.ndim, "kthvalue")
     size = input.shape[dim] if input.ndim else 1
     if not 1 <= k <= size:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim} "
-                           f"(k={k}, size {size})")
+        raise RuntimeError(
+            f"kthvalue(): selected number k out of range for dimension {dim} (k={k}, size {size})"
+        )
     indices = ARGSORT(input, dim=dim, descending=False)
     if input.ndim:
         indices = indices.narrow(dim, k - 1, 1)
@@ -314,30 +387,40 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
-def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
-                 sorter=None, out=None):
+def searchsorted(
+    sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None
+):
     """Where each value would be inserted into the sorted last dim of `sorted_sequence`."""
     if side is not None:
         if side not in ("left", "right"):
-            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
-                               f"got {side!r}")
+            raise RuntimeError(
+                f"torch.searchsorted(): side can only be 'left' or 'right' but got {side!r}"
+            )
         if right and side == "left":
-            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
-                               "got side of left while right was True")
+            raise RuntimeError(
+                "torch.searchsorted(): side and right can't be set to opposites, "
+                "got side of left while right was True"
+            )
         right = side == "right"
     if sorter is not None:
         sorted_sequence = gather(sorted_sequence, -1, sorter)
-    return SEARCHSORTED(sorted_sequence, _as_values(input, sorted_sequence), right=bool(right),
-                        out_int32=bool(out_int32))
+    return SEARCHSORTED(
+        sorted_sequence,
+        _as_values(input, sorted_sequence),
+        right=bool(right),
+        out_int32=bool(out_int32),
+    )
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     """The bucket of each value: boundaries[i-1] < x <= boundaries[i] (right=False)."""
     if boundaries.ndim != 1:
-        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim("
-                           f"{boundaries.ndim})")
-    return SEARCHSORTED(boundaries, _as_values(input, boundaries), right=bool(right),
-                        out_int32=bool(out_int32))
+        raise RuntimeError(
+            f"bucketize: boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})"
+        )
+    return SEARCHSORTED(
+        boundaries, _as_values(input, boundaries), right=bool(right), out_int32=bool(out_int32)
+    )
 
 
 def bincount(input, weights=None, minlength=0):
@@ -378,8 +461,7 @@ def _median_along(input, dim, keepdim, ignore_nan):
 def _unique_result(values, inverse, counts, return_inverse, return_counts):
     if not return_inverse and not return_counts:
         return values
-    return (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts
-                                                                   else ())
+    return (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
 
 
 def _as_values(value, like):

@@ -20,27 +20,63 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 # Cody's coefficients, in the order _ratio consumes them.
-_SMALL_P = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-            3.20937758913846947e03, 1.85777706184603153e-1)
-_SMALL_Q = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
-            2.84423683343917062e03)
-_MIDDLE_P = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-             2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
-             2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
-_MIDDLE_Q = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
-             1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
-             3.43936767414372164e03, 1.23033935480374942e03)
-_LARGE_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-            1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
-_LARGE_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
-            6.05183413124413191e-2, 2.33520497626869185e-3)
+_SMALL_P = (
+    3.16112374387056560e00,
+    1.13864154151050156e02,
+    3.77485237685302021e02,
+    3.20937758913846947e03,
+    1.85777706184603153e-1,
+)
+_SMALL_Q = (
+    2.36012909523441209e01,
+    2.44024637934444173e02,
+    1.28261652607737228e03,
+    2.84423683343917062e03,
+)
+_MIDDLE_P = (
+    5.64188496988670089e-1,
+    8.88314979438837594e00,
+    6.61191906371416295e01,
+    2.98635138197400131e02,
+    8.81952221241769090e02,
+    1.71204761263407058e03,
+    2.05107837782607147e03,
+    1.23033935479799725e03,
+    2.15311535474403846e-8,
+)
+_MIDDLE_Q = (
+    1.57449261107098347e01,
+    1.17693950891312499e02,
+    5.37181101862009858e02,
+    1.62138957456669019e03,
+    3.29079923573345963e03,
+    4.36261909014324716e03,
+    3.43936767414372164e03,
+    1.23033935480374942e03,
+)
+_LARGE_P = (
+    3.05326634961232344e-1,
+    3.60344899949804439e-1,
+    1.25781726111229246e-1,
+    1.60837851487422766e-2,
+    6.58749161529837803e-4,
+    1.63153871373020978e-2,
+)
+_LARGE_Q = (
+    2.56852019228982242e00,
+    1.87295284992346725e00,
+    5.27905102951428412e-1,
+    6.05183413124413191e-2,
+    2.33520497626869185e-3,
+)
 
 
 def sigmoid(xp, x):
     # exp of a non-positive number never overflows: split by sign.
     negative_part = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + negative_part), negative_part / (1 + negative_part)).astype(
-        x.dtype, copy=False)
+        x.dtype, copy=False
+    )
 
 
 def erf(xp, x):
@@ -82,7 +118,7 @@ def _float64_map(x, vectorized, scalar):
     else:
         out = np.empty_like(flat)
         for start in range(0, flat.size, _CHUNK):
-            out[start:start + _CHUNK] = vectorized(flat[start:start + _CHUNK])
+            out[start : start + _CHUNK] = vectorized(flat[start : start + _CHUNK])
     return out.reshape(np.shape(x)).astype(x.dtype, copy=False)
 
 
@@ -117,8 +153,9 @@ def _erfc_tail(y):
     result[middle] = _ratio(near, _MIDDLE_P, _MIDDLE_Q)
     far = y[~middle]
     inverse_square = 1.0 / (far * far)
-    result[~middle] = (_ONE_OVER_SQRT_PI - inverse_square * _ratio(
-        inverse_square, _LARGE_P, _LARGE_Q)) / far
+    result[~middle] = (
+        _ONE_OVER_SQRT_PI - inverse_square * _ratio(inverse_square, _LARGE_P, _LARGE_Q)
+    ) / far
     # exp(-y^2) as exp(-r^2) * exp(-(y - r)(y + r)) with r = y rounded down to 1/16: r^2 is
     # exact, so the rounding error of y^2 does not get amplified by exp.
     rounded = np.trunc(y * 16.0) / 16.0
@@ -174,12 +211,34 @@ def _erfinv_guess(x):
     with np.errstate(divide="ignore", invalid="ignore"):
         w = -np.log((1.0 - x) * (1.0 + x))
     small = w < 5.0
-    central = _polynomial(w - 2.5, (2.81022636e-08, 3.43273939e-07, -3.5233877e-06,
-                                     -4.39150654e-06, 0.00021858087, -0.00125372503,
-                                     -0.00417768164, 0.246640727, 1.50140941))
-    tail = _polynomial(np.sqrt(np.where(small, 5.0, w)) - 3.0, (
-        -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-        -0.0076224613, 0.00943887047, 1.00167406, 2.83297682))
+    central = _polynomial(
+        w - 2.5,
+        (
+            2.81022636e-08,
+            3.43273939e-07,
+            -3.5233877e-06,
+            -4.39150654e-06,
+            0.00021858087,
+            -0.00125372503,
+            -0.00417768164,
+            0.246640727,
+            1.50140941,
+        ),
+    )
+    tail = _polynomial(
+        np.sqrt(np.where(small, 5.0, w)) - 3.0,
+        (
+            -0.000200214257,
+            0.000100950558,
+            0.00134934322,
+            -0.00367342844,
+            0.00573950773,
+            -0.0076224613,
+            0.00943887047,
+            1.00167406,
+            2.83297682,
+        ),
+    )
     return np.where(small, central, tail) * x
 
 

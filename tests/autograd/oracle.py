@@ -45,15 +45,18 @@ def to_plain(value):
 
 def assert_same(mine, theirs, rtol=1e-7, atol=1e-9, path="result"):
     if isinstance(theirs, tuple) and theirs and theirs[0] == "tensor":
-        assert isinstance(mine, tuple) and mine and mine[0] == "tensor", \
+        assert isinstance(mine, tuple) and mine and mine[0] == "tensor", (
             f"{path}: torch gave a tensor, qilin gave {mine!r}"
+        )
         assert mine[1] == theirs[1], f"{path}: dtype {mine[1]} != torch's {theirs[1]}"
-        assert mine[2].shape == theirs[2].shape, \
+        assert mine[2].shape == theirs[2].shape, (
             f"{path}: shape {mine[2].shape} != torch's {theirs[2].shape}"
+        )
         np.testing.assert_allclose(mine[2], theirs[2], rtol=rtol, atol=atol, err_msg=path)
     elif isinstance(theirs, tuple):
-        assert isinstance(mine, tuple) and len(mine) == len(theirs), \
+        assert isinstance(mine, tuple) and len(mine) == len(theirs), (
             f"{path}: {mine!r} vs torch's {theirs!r}"
+        )
         for index, (a, b) in enumerate(zip(mine, theirs)):
             assert_same(a, b, rtol, atol, f"{path}[{index}]")
     elif isinstance(theirs, dict):

@@ -25,17 +25,22 @@ def test_nan_in_backward_raises_naming_the_function_and_forward_line(lib):
         manager = lib.autograd.detect_anomaly()
     with manager:
         x, y = _sqrt_at_zero(lib)
-        with pytest.raises(RuntimeError,
-                           match="Function 'SqrtBackward0' returned nan values in its 0th output"
-                           ) as caught, warnings.catch_warnings(record=True) as warned:
+        with (
+            pytest.raises(
+                RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th output"
+            ) as caught,
+            warnings.catch_warnings(record=True) as warned,
+        ):
             warnings.simplefilter("always")
             y.backward()
     if lib is qilin:  # torch prints the forward trace as a warning; qilin puts it in the error
         text = str(caught.value)
         assert "FORWARD-LINE" in text and "test_anomaly.py" in text
     else:
-        assert any("FORWARD-LINE" in str(w.message) or "Error detected in SqrtBackward0"
-                   in str(w.message) for w in warned)
+        assert any(
+            "FORWARD-LINE" in str(w.message) or "Error detected in SqrtBackward0" in str(w.message)
+            for w in warned
+        )
 
 
 def test_without_anomaly_mode_nan_just_flows_into_grad():
@@ -75,8 +80,9 @@ def test_custom_function_returning_nan(lib):
         warnings.simplefilter("ignore")
         with lib.autograd.detect_anomaly():
             y = Bad.apply(x).sum()  # BAD-FUNCTION-LINE
-            with pytest.raises(RuntimeError,
-                               match="Function 'BadBackward' returned nan values") as caught:
+            with pytest.raises(
+                RuntimeError, match="Function 'BadBackward' returned nan values"
+            ) as caught:
                 y.backward()
     if lib is qilin:
         assert "BAD-FUNCTION-LINE" in str(caught.value)

@@ -171,7 +171,7 @@ def test_backward_with_several_roots_and_grad_tensors():
 def test_autograd_grad_does_not_touch_dot_grad():
     def run(lib):
         x = random(lib, (3,))
-        (g,) = lib.autograd.grad((x ** 3).sum(), x)
+        (g,) = lib.autograd.grad((x**3).sum(), x)
         return g, x.grad
 
     parity(run)
@@ -199,8 +199,9 @@ def test_autograd_grad_with_grad_outputs_and_several_outputs():
     def run(lib):
         x = random(lib, (3,))
         a, b = x.sin(), x * x
-        return lib.autograd.grad([a, b], x, grad_outputs=[values(lib, [1, 2, 3]),
-                                                           values(lib, [0.5, 0.5, 1])])
+        return lib.autograd.grad(
+            [a, b], x, grad_outputs=[values(lib, [1, 2, 3]), values(lib, [0.5, 0.5, 1])]
+        )
 
     parity(run)
 
@@ -308,8 +309,15 @@ def test_requires_grad_flags_of_results():
         a = random(lib, (2,))
         b = random(lib, (2,), requires_grad=False)
         c = a.detach()
-        return ((a * b).requires_grad, (b * 2).requires_grad, c.requires_grad,
-                (a * b).is_leaf, c.is_leaf, (a > 0).requires_grad, a.argmax().requires_grad)
+        return (
+            (a * b).requires_grad,
+            (b * 2).requires_grad,
+            c.requires_grad,
+            (a * b).is_leaf,
+            c.is_leaf,
+            (a > 0).requires_grad,
+            a.argmax().requires_grad,
+        )
 
     parity(run)
 

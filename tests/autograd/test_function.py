@@ -17,7 +17,7 @@ def _functions(lib):
             ctx.save_for_backward(x)
             ctx.scale = scale
             ctx.log = [ctx.needs_input_grad]
-            return x ** 3 * scale
+            return x**3 * scale
 
         @staticmethod
         def backward(ctx, grad):
@@ -96,7 +96,7 @@ def _functions(lib):
         def forward(ctx, x, power=2, *, shift=0.0):
             ctx.power = power
             ctx.save_for_backward(x)
-            return x ** power + shift
+            return x**power + shift
 
         @staticmethod
         def backward(ctx, grad):
@@ -130,9 +130,18 @@ def _functions(lib):
             ctx.grad_mode = lib.is_grad_enabled()
             return grad * x.cos()
 
-    return dict(Cube=Cube, ExpSaved=ExpSaved, SplitSum=SplitSum, AddOneInPlace=AddOneInPlace,
-                NoMaterialize=NoMaterialize, Materialize=Materialize, Identity=Identity,
-                Keywords=Keywords, SetupContext=SetupContext, Once=Once)
+    return dict(
+        Cube=Cube,
+        ExpSaved=ExpSaved,
+        SplitSum=SplitSum,
+        AddOneInPlace=AddOneInPlace,
+        NoMaterialize=NoMaterialize,
+        Materialize=Materialize,
+        Identity=Identity,
+        Keywords=Keywords,
+        SetupContext=SetupContext,
+        Once=Once,
+    )
 
 
 def test_save_for_backward_and_non_tensor_argument():
@@ -374,15 +383,22 @@ def test_extra_none_grads_are_allowed():
     parity(run)
 
 
-@pytest.mark.parametrize("returned, message", [
-    ("one", "returned an incorrect number of gradients \\(expected 2, got 1\\)"),
-    ("three", "returned an incorrect number of gradients \\(expected 2, got 3\\)"),
-    ("non_tensor_input", "returned a gradient different than None at position 2"),
-    ("bad_shape", "returned an invalid gradient at index 0 - got \\[2\\] but expected shape "
-                  "compatible with \\[3\\]"),
-])
+@pytest.mark.parametrize(
+    "returned, message",
+    [
+        ("one", "returned an incorrect number of gradients \\(expected 2, got 1\\)"),
+        ("three", "returned an incorrect number of gradients \\(expected 2, got 3\\)"),
+        ("non_tensor_input", "returned a gradient different than None at position 2"),
+        (
+            "bad_shape",
+            "returned an invalid gradient at index 0 - got \\[2\\] but expected shape "
+            "compatible with \\[3\\]",
+        ),
+    ],
+)
 def test_wrong_grads_from_backward_raise(returned, message):
     for lib in (torch, qilin):
+
         class F(lib.autograd.Function):
             @staticmethod
             def forward(ctx, x, k):
@@ -390,8 +406,12 @@ def test_wrong_grads_from_backward_raise(returned, message):
 
             @staticmethod
             def backward(ctx, grad):
-                return {"one": (grad,), "three": (grad, None, grad),
-                        "non_tensor_input": (grad, grad), "bad_shape": (grad[:2], None)}[returned]
+                return {
+                    "one": (grad,),
+                    "three": (grad, None, grad),
+                    "non_tensor_input": (grad, grad),
+                    "bad_shape": (grad[:2], None),
+                }[returned]
 
         with pytest.raises(RuntimeError, match=message):
             F.apply(random(lib, (3,)), 2.0).sum().backward()

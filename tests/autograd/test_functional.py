@@ -6,7 +6,7 @@ from .oracle import parity, random
 
 
 def _scalar_single(x):
-    return (x.sin() * x.exp()).sum() + (x ** 3).prod()
+    return (x.sin() * x.exp()).sum() + (x**3).prod()
 
 
 def _scalar_tuple(x, y):
@@ -14,7 +14,7 @@ def _scalar_tuple(x, y):
 
 
 def _vector_single(x):
-    return x.sin() * x.sum() + x ** 2
+    return x.sin() * x.sum() + x**2
 
 
 def _vector_tuple_out(x):
@@ -26,8 +26,9 @@ def _tuple_in_tuple_out(x, y):
 
 
 def _inputs(lib, shapes):
-    tensors = tuple(random(lib, shape, seed, requires_grad=False)
-                    for seed, shape in enumerate(shapes))
+    tensors = tuple(
+        random(lib, shape, seed, requires_grad=False) for seed, shape in enumerate(shapes)
+    )
     return tensors[0] if len(tensors) == 1 and not isinstance(shapes, list) else tensors
 
 
@@ -42,8 +43,9 @@ CASES = {
 
 def _make(lib, shapes):
     if isinstance(shapes, list):
-        return tuple(random(lib, shape, seed, requires_grad=False)
-                     for seed, shape in enumerate(shapes))
+        return tuple(
+            random(lib, shape, seed, requires_grad=False) for seed, shape in enumerate(shapes)
+        )
     return random(lib, shapes, 0, requires_grad=False)
 
 
@@ -62,15 +64,17 @@ def test_hessian(case):
 def _cotangent(lib, func, inputs):
     outputs = func(*inputs) if isinstance(inputs, tuple) else func(inputs)
     if isinstance(outputs, tuple):
-        return tuple(random(lib, tuple(o.shape), 10 + i, requires_grad=False)
-                     for i, o in enumerate(outputs))
+        return tuple(
+            random(lib, tuple(o.shape), 10 + i, requires_grad=False) for i, o in enumerate(outputs)
+        )
     return random(lib, tuple(outputs.shape), 10, requires_grad=False)
 
 
 def _tangent(lib, inputs):
     if isinstance(inputs, tuple):
-        return tuple(random(lib, tuple(i.shape), 20 + n, requires_grad=False)
-                     for n, i in enumerate(inputs))
+        return tuple(
+            random(lib, tuple(i.shape), 20 + n, requires_grad=False) for n, i in enumerate(inputs)
+        )
     return random(lib, tuple(inputs.shape), 20, requires_grad=False)
 
 
@@ -112,8 +116,10 @@ def test_vjp_without_v_for_scalar_output_and_jvp_without_v_for_single_element_in
     def run(lib):
         x = random(lib, (3,), requires_grad=False)
         scalar = random(lib, (1,), 1, requires_grad=False)
-        return (lib.autograd.functional.vjp(_scalar_single, x),
-                lib.autograd.functional.jvp(lambda s: s.exp() * 2, scalar))
+        return (
+            lib.autograd.functional.vjp(_scalar_single, x),
+            lib.autograd.functional.jvp(lambda s: s.exp() * 2, scalar),
+        )
 
     parity(run)
 
@@ -121,11 +127,13 @@ def test_vjp_without_v_for_scalar_output_and_jvp_without_v_for_single_element_in
 def test_single_element_tuple_inputs_give_tuples():
     def run(lib):
         x = random(lib, (3,), requires_grad=False)
-        return (lib.autograd.functional.jacobian(_vector_single, (x,)),
-                lib.autograd.functional.jacobian(lambda t: (t * 2,), x),
-                lib.autograd.functional.hessian(_scalar_single, (x,)),
-                lib.autograd.functional.vjp(lambda t: (t * 2,), (x,), (x,)),
-                lib.autograd.functional.jvp(lambda t: (t * 2,), (x,), (x,)))
+        return (
+            lib.autograd.functional.jacobian(_vector_single, (x,)),
+            lib.autograd.functional.jacobian(lambda t: (t * 2,), x),
+            lib.autograd.functional.hessian(_scalar_single, (x,)),
+            lib.autograd.functional.vjp(lambda t: (t * 2,), (x,), (x,)),
+            lib.autograd.functional.jvp(lambda t: (t * 2,), (x,), (x,)),
+        )
 
     parity(run)
 
@@ -134,9 +142,11 @@ def test_output_independent_of_an_input_gives_zeros():
     def run(lib):
         x, y = random(lib, (2,), 0, requires_grad=False), random(lib, (3,), 1, requires_grad=False)
         f = lambda a, b: a * 2  # noqa: E731
-        return (lib.autograd.functional.jacobian(f, (x, y)),
-                lib.autograd.functional.vjp(f, (x, y), x),
-                lib.autograd.functional.jvp(f, (x, y), (x, y)))
+        return (
+            lib.autograd.functional.jacobian(f, (x, y)),
+            lib.autograd.functional.vjp(f, (x, y), x),
+            lib.autograd.functional.jvp(f, (x, y), (x, y)),
+        )
 
     parity(run)
 
@@ -149,8 +159,14 @@ def test_results_are_detached_unless_create_graph():
         graph = lib.autograd.functional.jacobian(lambda t: t * w, x, create_graph=True)
         graph.sum().backward()
         out, grads = lib.autograd.functional.vjp(_vector_single, x, x)
-        return (plain.requires_grad, graph.requires_grad, w.grad, out.requires_grad,
-                grads.requires_grad, x.requires_grad)
+        return (
+            plain.requires_grad,
+            graph.requires_grad,
+            w.grad,
+            out.requires_grad,
+            grads.requires_grad,
+            x.requires_grad,
+        )
 
     parity(run)
 
@@ -158,12 +174,19 @@ def test_results_are_detached_unless_create_graph():
 def test_vjp_without_v_for_non_scalar_output_raises():
     from .oracle import raises_both
 
-    raises_both(lambda lib: lib.autograd.functional.vjp(
-        _vector_single, random(lib, (3,), requires_grad=False)), RuntimeError,
+    raises_both(
+        lambda lib: lib.autograd.functional.vjp(
+            _vector_single, random(lib, (3,), requires_grad=False)
+        ),
+        RuntimeError,
         "The vector v can only be None if the user-provided function returns a single Tensor "
-        "with a single element")
+        "with a single element",
+    )
 
 
 def test_vectorize_flag_gives_same_jacobian():
-    parity(lambda lib: lib.autograd.functional.jacobian(
-        _vector_single, random(lib, (4,), requires_grad=False), vectorize=True))
+    parity(
+        lambda lib: lib.autograd.functional.jacobian(
+            _vector_single, random(lib, (4,), requires_grad=False), vectorize=True
+        )
+    )

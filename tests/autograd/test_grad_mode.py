@@ -198,7 +198,7 @@ def test_results_have_no_graph_under_no_grad_even_from_graph_inputs():
 def test_backward_inside_no_grad_still_computes_grads():
     def run(lib):
         x = random(lib, (2,))
-        y = (x ** 2).sum()
+        y = (x**2).sum()
         with lib.no_grad():
             y.backward()
         return x.grad

@@ -16,7 +16,7 @@ def _derivatives(lib, f, x, order):
 
 
 FUNCTIONS = {
-    "cube": lambda x: x ** 3,
+    "cube": lambda x: x**3,
     "sin": lambda x: x.sin(),
     "tanh_chain": lambda x: (x.tanh() * 2).tanh().sin(),
     "exp_log": lambda x: (x.exp() + 1).log() * x,
@@ -33,7 +33,7 @@ def test_first_second_third_derivatives(name):
 def test_second_derivative_graph_reaches_leaf_grad():
     def run(lib):
         x = random(lib, (4,))
-        (dx,) = lib.autograd.grad((x ** 3).sum(), x, create_graph=True)
+        (dx,) = lib.autograd.grad((x**3).sum(), x, create_graph=True)
         dx.sum().backward()  # accumulates d/dx sum(3x^2) = 6x into x.grad
         return dx, x.grad, dx.requires_grad, dx.grad_fn is not None
 
@@ -66,6 +66,7 @@ def test_matmul_and_reduction_second_order():
 
 def test_gradient_penalty_training_step():
     """The WGAN-GP pattern: penalise the norm of d critic / d input, then step the weights."""
+
     def run(lib):
         w1, w2 = random(lib, (4, 6), 0), random(lib, (6, 1), 1)
         real = random(lib, (8, 4), 2, requires_grad=False)
@@ -94,7 +95,7 @@ def test_hessian_vector_product_by_double_backward():
     def run(lib):
         x = random(lib, (4,))
         v = random(lib, (4,), 5, requires_grad=False)
-        f = (x.sin() * x.prod() + (x ** 4).sum()).sum()
+        f = (x.sin() * x.prod() + (x**4).sum()).sum()
         (g,) = lib.autograd.grad(f, x, create_graph=True)
         (hv,) = lib.autograd.grad(g, x, grad_outputs=v, retain_graph=True)
         (hv_dot,) = lib.autograd.grad(f, x, create_graph=True)
@@ -108,7 +109,7 @@ def test_backward_with_create_graph_then_grad_of_grad():
     def run(lib):
         x = random(lib, (3,))
         with pytest.warns(UserWarning, match="create_graph=True will create a reference cycle"):
-            (x ** 3).sum().backward(create_graph=True)
+            (x**3).sum().backward(create_graph=True)
         first = x.grad
         (gg,) = lib.autograd.grad(first.sum(), x)
         return first, gg, first.requires_grad
@@ -131,9 +132,10 @@ def test_grad_of_grad_without_create_graph_raises():
     import qilin
 
     from .oracle import torch
+
     for lib in (torch, qilin):
         x = random(lib, (3,))
-        (g,) = lib.autograd.grad((x ** 3).sum(), x)
+        (g,) = lib.autograd.grad((x**3).sum(), x)
         assert not g.requires_grad
         with pytest.raises(RuntimeError, match="does not require grad"):
             lib.autograd.grad(g.sum(), x)

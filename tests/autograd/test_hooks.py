@@ -140,8 +140,17 @@ def test_grad_fn_post_hook_and_prehook():
         y.grad_fn.register_prehook(pre)
         y.grad_fn.register_hook(post)
         y.sum().backward()
-        return [tuple(t.clone() if t is not None and not isinstance(t, str) else t
-                      for t in _flatten(entry)) for entry in log], a.grad, b.grad
+        return (
+            [
+                tuple(
+                    t.clone() if t is not None and not isinstance(t, str) else t
+                    for t in _flatten(entry)
+                )
+                for entry in log
+            ],
+            a.grad,
+            b.grad,
+        )
 
     parity(run)
 
@@ -186,7 +195,8 @@ def test_accumulate_grad_node_hooks_and_order():
         x.register_hook(lambda g: log.append("tensor hook") or g * 3)
         accumulator.register_prehook(lambda go: log.append(("node prehook", go)))
         x.register_post_accumulate_grad_hook(
-            lambda t: log.append(("post accumulate", t.grad.clone())))
+            lambda t: log.append(("post accumulate", t.grad.clone()))
+        )
         accumulator.register_hook(lambda gi, go: log.append(("node hook", gi, go)))
         y.sum().backward()
         return log, x.grad, type(accumulator).__name__, accumulator.next_functions
@@ -209,8 +219,10 @@ def test_next_functions_match_torch_shape():
         y = (a * b).exp()
         names = [f.name() if f is not None else None for f, _ in y.grad_fn.next_functions]
         # torch names it 'torch::autograd::AccumulateGrad'; qilin just 'AccumulateGrad'
-        inner = [(f.name().split("::")[-1] if f is not None else None, i)
-                 for f, i in y.grad_fn.next_functions[0][0].next_functions]
+        inner = [
+            (f.name().split("::")[-1] if f is not None else None, i)
+            for f, i in y.grad_fn.next_functions[0][0].next_functions
+        ]
         return y.grad_fn.name(), names, inner, repr(y.grad_fn).split(" object")[0]
 
     parity(run)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -140,8 +140,14 @@ def _close(actual, expected, atol, rtol, what: str) -> None:
     if expected.dtype == np.bool_ or expected.dtype.kind in "iu":
         np.testing.assert_array_equal(actual, expected, err_msg=what)
     else:
-        np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64),
-                                   atol=atol, rtol=rtol, equal_nan=True, err_msg=what)
+        np.testing.assert_allclose(
+            actual.astype(np.float64),
+            expected.astype(np.float64),
+            atol=atol,
+            rtol=rtol,
+            equal_nan=True,
+            err_msg=what,
+        )
 
 
 def _float_outputs(outputs) -> list:
@@ -171,7 +177,8 @@ def check_torch(spec: OpSpec, index: int, dtype: str) -> None:
     for i, (q, t) in enumerate(zip(q_out, t_out)):
         _close(_numpy(q), _numpy(t), spec.atol * tolerance, spec.rtol * tolerance, f"output {i}")
         assert str(q.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (
-            f"output {i}: dtype {q.dtype} != torch {t.dtype}")
+            f"output {i}: dtype {q.dtype} != torch {t.dtype}"
+        )
     if not spec.grad:
         return
     differentiable = [i for i in _float_outputs(q_out) if q_out[i].requires_grad]
@@ -181,15 +188,28 @@ def check_torch(spec: OpSpec, index: int, dtype: str) -> None:
     cotangents = [rng.standard_normal(tuple(q_out[i].shape)).astype(dtype) for i in differentiable]
     q_leaves = [t for t in q_inputs if isinstance(t, qilin.Tensor) and t.requires_grad]
     t_leaves = [t for t in t_inputs if isinstance(t, torch.Tensor) and t.requires_grad]
-    q_grads = qilin.autograd.grad([q_out[i] for i in differentiable], q_leaves,
-                                  [qilin.tensor(c) for c in cotangents], allow_unused=True,
-                                  materialize_grads=True)
-    t_grads = torch.autograd.grad([t_out[i] for i in differentiable], t_leaves,
-                                  [torch.tensor(c) for c in cotangents], allow_unused=True,
-                                  materialize_grads=True)
+    q_grads = qilin.autograd.grad(
+        [q_out[i] for i in differentiable],
+        q_leaves,
+        [qilin.tensor(c) for c in cotangents],
+        allow_unused=True,
+        materialize_grads=True,
+    )
+    t_grads = torch.autograd.grad(
+        [t_out[i] for i in differentiable],
+        t_leaves,
+        [torch.tensor(c) for c in cotangents],
+        allow_unused=True,
+        materialize_grads=True,
+    )
     for i, (q, t) in enumerate(zip(q_grads, t_grads)):
-        _close(_numpy(q), _numpy(t), spec.atol * tolerance * 10, spec.rtol * tolerance * 10,
-               f"grad of input {i}")
+        _close(
+            _numpy(q),
+            _numpy(t),
+            spec.atol * tolerance * 10,
+            spec.rtol * tolerance * 10,
+            f"grad of input {i}",
+        )
 
 
 def _scalar_function(spec: OpSpec, index: int, values: list, cotangents: list, position: int):
@@ -200,8 +220,12 @@ def _scalar_function(spec: OpSpec, index: int, values: list, cotangents: list, p
         current[position] = array
         outputs = _outputs(spec.call(qilin, *_to_qilin(current, sample, False)))
         floats = _float_outputs(outputs)
-        return float(sum((outputs[i].numpy().astype(np.float64) * c).sum()
-                         for i, c in zip(floats, cotangents)))
+        return float(
+            sum(
+                (outputs[i].numpy().astype(np.float64) * c).sum()
+                for i, c in zip(floats, cotangents)
+            )
+        )
 
     return evaluate
 
@@ -216,10 +240,16 @@ def check_finite_differences(spec: OpSpec, index: int) -> None:
         pytest.skip("no differentiable output")
     rng = _rng(spec, 2000 + index)
     cotangents = [rng.standard_normal(tuple(outputs[i].shape)) for i in floats]
-    leaves = [(p, t) for p, t in enumerate(inputs) if isinstance(t, qilin.Tensor) and t.requires_grad]
-    grads = qilin.autograd.grad([outputs[i] for i in floats], [t for _, t in leaves],
-                                [qilin.tensor(c) for c in cotangents], allow_unused=True,
-                                materialize_grads=True)
+    leaves = [
+        (p, t) for p, t in enumerate(inputs) if isinstance(t, qilin.Tensor) and t.requires_grad
+    ]
+    grads = qilin.autograd.grad(
+        [outputs[i] for i in floats],
+        [t for _, t in leaves],
+        [qilin.tensor(c) for c in cotangents],
+        allow_unused=True,
+        materialize_grads=True,
+    )
     for (position, _), grad in zip(leaves, grads):
         evaluate = _scalar_function(spec, index, values, cotangents, position)
         base = values[position]
@@ -229,7 +259,8 @@ def check_finite_differences(spec: OpSpec, index: int) -> None:
             step[k] = spec.fd_eps
             step = step.reshape(base.shape)
             numeric.reshape(-1)[k] = (evaluate(base + step) - evaluate(base - step)) / (
-                2 * spec.fd_eps)
+                2 * spec.fd_eps
+            )
         _close(grad.numpy(), numeric, spec.fd_atol, 1e-4, f"d/d input {position} (finite diff)")
 
 
@@ -240,25 +271,36 @@ def check_double_backward(spec: OpSpec, index: int) -> None:
     results = []
     for lib, convert in ((qilin, _to_qilin), (torch, _to_torch)):
         inputs = convert(values, sample, True)
-        outputs = _outputs(spec.call(lib, *inputs) if lib is qilin else (
-            spec.torch_call or spec.call)(lib, *inputs))
-        floats = [i for i, o in enumerate(outputs)
-                  if o.dtype.is_floating_point and o.requires_grad]
+        outputs = _outputs(
+            spec.call(lib, *inputs)
+            if lib is qilin
+            else (spec.torch_call or spec.call)(lib, *inputs)
+        )
+        floats = [i for i, o in enumerate(outputs) if o.dtype.is_floating_point and o.requires_grad]
         if not floats:
             pytest.skip("no differentiable output")
         leaves = [t for t in inputs if isinstance(t, lib.Tensor) and t.requires_grad]
         rng = _rng(spec, 3000 + index)
-        cotangents = [lib.tensor(rng.standard_normal(tuple(outputs[i].shape)),
-                                 requires_grad=True) for i in floats]
-        first = lib.autograd.grad([outputs[i] for i in floats], leaves, cotangents,
-                                  create_graph=True, allow_unused=True, materialize_grads=True)
+        cotangents = [
+            lib.tensor(rng.standard_normal(tuple(outputs[i].shape)), requires_grad=True)
+            for i in floats
+        ]
+        first = lib.autograd.grad(
+            [outputs[i] for i in floats],
+            leaves,
+            cotangents,
+            create_graph=True,
+            allow_unused=True,
+            materialize_grads=True,
+        )
         weights = [lib.tensor(rng.standard_normal(tuple(g.shape))) for g in first]
         total = sum((g * w).sum() for g, w in zip(first, weights) if g.requires_grad)
         if not isinstance(total, lib.Tensor):
             results.append(None)
             continue
-        second = lib.autograd.grad(total, leaves + cotangents, allow_unused=True,
-                                   materialize_grads=True)
+        second = lib.autograd.grad(
+            total, leaves + cotangents, allow_unused=True, materialize_grads=True
+        )
         results.append([_numpy(s) for s in second])
     if results[1] is None:
         pytest.skip("torch's first gradient is constant")
@@ -295,11 +337,15 @@ def make_tests(specs: list, namespace: dict) -> None:
         check_finite_differences(spec, index)
 
     @pytest.mark.skipif(torch is None, reason="torch is the parity oracle")
-    @pytest.mark.parametrize("spec,index", list(_cases(
-        [s for s in specs if s.grad and s.double and s.torch], False)))
+    @pytest.mark.parametrize(
+        "spec,index", list(_cases([s for s in specs if s.grad and s.double and s.torch], False))
+    )
     def test_double_backward(spec, index):
         check_double_backward(spec, index)
 
-    namespace.update(test_forward_numpy=test_forward_numpy, test_torch_parity=test_torch_parity,
-                     test_finite_differences=test_finite_differences,
-                     test_double_backward=test_double_backward)
+    namespace.update(
+        test_forward_numpy=test_forward_numpy,
+        test_torch_parity=test_torch_parity,
+        test_finite_differences=test_finite_differences,
+        test_double_backward=test_double_backward,
+    )

@@ -7,30 +7,58 @@ from .harness import Arg, OpSpec, make_tests
 A = (3, 4)
 
 SPECS = [
-    OpSpec("mul", lambda lib, x, a, b: lib.addcmul(x, a, b, value=0.5),
-           [(Arg(A), Arg(A), Arg((4,)))], ref=lambda x, a, b: x + 0.5 * a * b, name="addcmul"),
-    OpSpec("div", lambda lib, x, a, b: lib.addcdiv(x, a, b, value=-2),
-           [(Arg(A), Arg(A), Arg(A, "positive"))], ref=lambda x, a, b: x - 2 * a / b,
-           name="addcdiv"),
-    OpSpec("log", lambda lib, x: lib.logit(x), [(Arg(A, low=0.1, high=0.9),)],
-           ref=lambda x: np.log(x / (1 - x)), name="logit"),
-    OpSpec("clamp", lambda lib, x: lib.logit(x, eps=0.2), [(Arg(A, low=0.25, high=0.75),)],
-           ref=lambda x: np.log(x / (1 - x)), name="logit_eps"),
+    OpSpec(
+        "mul",
+        lambda lib, x, a, b: lib.addcmul(x, a, b, value=0.5),
+        [(Arg(A), Arg(A), Arg((4,)))],
+        ref=lambda x, a, b: x + 0.5 * a * b,
+        name="addcmul",
+    ),
+    OpSpec(
+        "div",
+        lambda lib, x, a, b: lib.addcdiv(x, a, b, value=-2),
+        [(Arg(A), Arg(A), Arg(A, "positive"))],
+        ref=lambda x, a, b: x - 2 * a / b,
+        name="addcdiv",
+    ),
+    OpSpec(
+        "log",
+        lambda lib, x: lib.logit(x),
+        [(Arg(A, low=0.1, high=0.9),)],
+        ref=lambda x: np.log(x / (1 - x)),
+        name="logit",
+    ),
+    OpSpec(
+        "clamp",
+        lambda lib, x: lib.logit(x, eps=0.2),
+        [(Arg(A, low=0.25, high=0.75),)],
+        ref=lambda x: np.log(x / (1 - x)),
+        name="logit_eps",
+    ),
     OpSpec("sin", lambda lib, x: lib.sinc(x), [(Arg(A),)], ref=np.sinc, name="sinc"),
-    OpSpec("logaddexp", lambda lib, x, y: lib.logaddexp2(x, y), [(Arg(A), Arg(A))],
-           ref=np.logaddexp2, name="logaddexp2"),
+    OpSpec(
+        "logaddexp",
+        lambda lib, x, y: lib.logaddexp2(x, y),
+        [(Arg(A), Arg(A))],
+        ref=np.logaddexp2,
+        name="logaddexp2",
+    ),
 ]
 
 make_tests(SPECS, globals())
 
 
 def test_heaviside_and_signbit_match_torch():
-    import qilin
     import torch
 
+    import qilin
+
     values = [-0.0, 0.0, -1.5, 2.0, float("nan"), float("-inf")]
-    assert qilin.signbit(qilin.tensor(values)).tolist() == torch.signbit(
-        torch.tensor(values)).tolist()
+    assert (
+        qilin.signbit(qilin.tensor(values)).tolist() == torch.signbit(torch.tensor(values)).tolist()
+    )
     x, v = [-1.0, 0.0, 2.0], [0.5, 0.25, 0.75]
-    assert qilin.heaviside(qilin.tensor(x), qilin.tensor(v)).tolist() == torch.heaviside(
-        torch.tensor(x), torch.tensor(v)).tolist()
+    assert (
+        qilin.heaviside(qilin.tensor(x), qilin.tensor(v)).tolist()
+        == torch.heaviside(torch.tensor(x), torch.tensor(v)).tolist()
+    )

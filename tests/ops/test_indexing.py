@@ -59,15 +59,24 @@ def _loop_scatter(x, dim, index, src, combine, include_self=True):
 
 
 def _scatter_ref(reduce, include_self=True):
-    combine = {"set": lambda v: v[-1], "sum": np.sum, "prod": np.prod, "amax": np.max,
-               "amin": np.min, "mean": np.mean}[reduce]
+    combine = {
+        "set": lambda v: v[-1],
+        "sum": np.sum,
+        "prod": np.prod,
+        "amax": np.max,
+        "amin": np.min,
+        "mean": np.mean,
+    }[reduce]
     return lambda x, src, dim, index: _loop_scatter(x, dim, index, src, combine, include_self)
 
 
 def _gather_ref(x, dim, index):
     dim %= x.ndim
-    return np.take_along_axis(x[tuple(slice(0, s) if a != dim else slice(None)
-                                      for a, s in enumerate(index.shape))], index, axis=dim)
+    return np.take_along_axis(
+        x[tuple(slice(0, s) if a != dim else slice(None) for a, s in enumerate(index.shape))],
+        index,
+        axis=dim,
+    )
 
 
 INDEX_A = [[2, 0, 1], [1, 1, 0]]  # (2, 3): entries < 3
@@ -76,197 +85,443 @@ UNIQUE_INDEX = [[0, 3], [2, 1], [1, 0]]  # no repeated target in a row
 
 SPECS = [
     # ----- basic keys: views -------------------------------------------------------------------
-    OpSpec("basic_index", _get,
-           [(Arg(B), 1), (Arg(B), -1), (Arg(B), (0, -2)), (Arg(B), (1, 2, 3)),
-            (Arg(B), (slice(None), slice(1, None, 2))), (Arg(B), (slice(None, None, 2), 0)),
-            (Arg(B), (None, 0, None)), (Arg(B), (Ellipsis, 1)), (Arg(B), (0, Ellipsis, None)),
-            (Arg(B), ()), (Arg(B), Ellipsis), (Arg(B), (slice(1, 10), slice(-10, 2))),
-            (Arg(B), slice(2, 1)), (Arg(()), None), (Arg(()), Ellipsis), (Arg(()), ()),
-            (Arg(A), (slice(-3, -1), slice(None, None, 3)))],
-           ref=lambda x, key: np.asarray(x[key])),
-    OpSpec("basic_index", lambda lib, x: x[lib.tensor(1), lib.tensor(-1):], [(Arg(B),)],
-           ref=lambda x: x[1, -1:], name="basic_index_tensor_ints"),
+    OpSpec(
+        "basic_index",
+        _get,
+        [
+            (Arg(B), 1),
+            (Arg(B), -1),
+            (Arg(B), (0, -2)),
+            (Arg(B), (1, 2, 3)),
+            (Arg(B), (slice(None), slice(1, None, 2))),
+            (Arg(B), (slice(None, None, 2), 0)),
+            (Arg(B), (None, 0, None)),
+            (Arg(B), (Ellipsis, 1)),
+            (Arg(B), (0, Ellipsis, None)),
+            (Arg(B), ()),
+            (Arg(B), Ellipsis),
+            (Arg(B), (slice(1, 10), slice(-10, 2))),
+            (Arg(B), slice(2, 1)),
+            (Arg(()), None),
+            (Arg(()), Ellipsis),
+            (Arg(()), ()),
+            (Arg(A), (slice(-3, -1), slice(None, None, 3))),
+        ],
+        ref=lambda x, key: np.asarray(x[key]),
+    ),
+    OpSpec(
+        "basic_index",
+        lambda lib, x: x[lib.tensor(1), lib.tensor(-1) :],
+        [(Arg(B),)],
+        ref=lambda x: x[1, -1:],
+        name="basic_index_tensor_ints",
+    ),
     # ----- advanced keys: copies ---------------------------------------------------------------
-    OpSpec("index", lambda lib, x, i: x[i],
-           [(Arg(B), _index(2, (5,))), (Arg(A), _index(3, (2, 2))), (Arg(A), _index(3, ()))],
-           ref=lambda x, i: x[i]),
-    OpSpec("index", lambda lib, x, i: x[:, i], [(Arg(B), _index(3, (2, 2)))],
-           ref=lambda x, i: x[:, i], name="index_second_dim"),
-    OpSpec("index", lambda lib, x, i, j: x[i, :, j],
-           [(Arg(B), _index(2, (3,)), _index(4, (3,))),
-            (Arg(B), _index(2, (2, 1)), _index(4, (3,)))],
-           ref=lambda x, i, j: x[i, :, j], name="index_separated"),
-    OpSpec("index", lambda lib, x, i, j: x[:, i, j],
-           [(Arg(B), _index(3, (3,)), _index(4, (3,))),
-            (Arg(B), _index(3, (2, 1)), _index(4, (2,)))],
-           ref=lambda x, i, j: x[:, i, j], name="index_adjacent"),
-    OpSpec("index", lambda lib, x, i: x[None, i, None, 1:], [(Arg(B), _index(2, (2,)))],
-           ref=lambda x, i: x[None][:, i][:, :, None, 1:], name="index_with_none"),
-    OpSpec("index", lambda lib, x, key: x[key],
-           [(Arg(B), [1, 0, 1]), (Arg(B), [-1, -2]), (Arg(B), ([0, 1], [2, 0])),
-            (Arg(B), (Ellipsis, [3, 0])), (Arg(B), [True, False]), (Arg(B), (slice(None), [])),
-            (Arg(B), ([1], slice(None), [[0], [3]]))],
-           ref=lambda x, key: x[key], name="index_lists"),
-    OpSpec("index", lambda lib, x, m: x[m],
-           [(Arg(B), Arg(B, "bool")), (Arg(B), Arg((2, 3), "bool")), (Arg(B), Arg((2,), "bool"))],
-           ref=lambda x, m: x[m], name="index_mask"),
-    OpSpec("index", lambda lib, x, m: x[:, m], [(Arg(B), Arg((3, 4), "bool"))],
-           ref=lambda x, m: x[:, m], name="index_mask_inner"),
-    OpSpec("index", lambda lib, x: x[x > 0.5], [(Arg(A),)], ref=lambda x: x[x > 0.5],
-           name="index_comparison_mask"),
+    OpSpec(
+        "index",
+        lambda lib, x, i: x[i],
+        [(Arg(B), _index(2, (5,))), (Arg(A), _index(3, (2, 2))), (Arg(A), _index(3, ()))],
+        ref=lambda x, i: x[i],
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i: x[:, i],
+        [(Arg(B), _index(3, (2, 2)))],
+        ref=lambda x, i: x[:, i],
+        name="index_second_dim",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i, j: x[i, :, j],
+        [(Arg(B), _index(2, (3,)), _index(4, (3,))), (Arg(B), _index(2, (2, 1)), _index(4, (3,)))],
+        ref=lambda x, i, j: x[i, :, j],
+        name="index_separated",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i, j: x[:, i, j],
+        [(Arg(B), _index(3, (3,)), _index(4, (3,))), (Arg(B), _index(3, (2, 1)), _index(4, (2,)))],
+        ref=lambda x, i, j: x[:, i, j],
+        name="index_adjacent",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i: x[None, i, None, 1:],
+        [(Arg(B), _index(2, (2,)))],
+        ref=lambda x, i: x[None][:, i][:, :, None, 1:],
+        name="index_with_none",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, key: x[key],
+        [
+            (Arg(B), [1, 0, 1]),
+            (Arg(B), [-1, -2]),
+            (Arg(B), ([0, 1], [2, 0])),
+            (Arg(B), (Ellipsis, [3, 0])),
+            (Arg(B), [True, False]),
+            (Arg(B), (slice(None), [])),
+            (Arg(B), ([1], slice(None), [[0], [3]])),
+        ],
+        ref=lambda x, key: x[key],
+        name="index_lists",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, m: x[m],
+        [(Arg(B), Arg(B, "bool")), (Arg(B), Arg((2, 3), "bool")), (Arg(B), Arg((2,), "bool"))],
+        ref=lambda x, m: x[m],
+        name="index_mask",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, m: x[:, m],
+        [(Arg(B), Arg((3, 4), "bool"))],
+        ref=lambda x, m: x[:, m],
+        name="index_mask_inner",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x: x[x > 0.5],
+        [(Arg(A),)],
+        ref=lambda x: x[x > 0.5],
+        name="index_comparison_mask",
+    ),
     # torch's rule: an int is a select, applied before the advanced step.
-    OpSpec("index", lambda lib, x: x[0, :, [1, 2]], [(Arg(B),)], ref=lambda x: x[0][:, [1, 2]],
-           name="index_int_then_list"),
-    OpSpec("index", lambda lib, x, i: x[i, 1], [(Arg(B), _index(2, (4,)))],
-           ref=lambda x, i: x[:, 1][i], name="index_tensor_then_int"),
-    OpSpec("index", lambda lib, x, i: x[1, i, 1:, None], [(Arg(B), _index(3, (2, 2)))],
-           ref=lambda x, i: x[1][i][:, :, 1:, None], name="index_int_tensor_slice_none"),
-    OpSpec("index", lambda lib, x, flag: x[flag],
-           [(Arg(B), True), (Arg(B), False), (Arg(()), True)],
-           ref=lambda x, flag: x[flag], name="index_bool_scalar"),
-    OpSpec("index", lambda lib, x: x[lib.tensor(True), [0, 1]], [(Arg(B),)],
-           ref=lambda x: x[None][[0], [0, 1]], name="index_bool_scalar_broadcast"),
-    OpSpec("index", lambda lib, x: x[lib.tensor([2, 0], dtype=lib.int32)], [(Arg(A),)],
-           ref=lambda x: x[[2, 0]], name="index_int32"),
+    OpSpec(
+        "index",
+        lambda lib, x: x[0, :, [1, 2]],
+        [(Arg(B),)],
+        ref=lambda x: x[0][:, [1, 2]],
+        name="index_int_then_list",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i: x[i, 1],
+        [(Arg(B), _index(2, (4,)))],
+        ref=lambda x, i: x[:, 1][i],
+        name="index_tensor_then_int",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i: x[1, i, 1:, None],
+        [(Arg(B), _index(3, (2, 2)))],
+        ref=lambda x, i: x[1][i][:, :, 1:, None],
+        name="index_int_tensor_slice_none",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, flag: x[flag],
+        [(Arg(B), True), (Arg(B), False), (Arg(()), True)],
+        ref=lambda x, flag: x[flag],
+        name="index_bool_scalar",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x: x[lib.tensor(True), [0, 1]],
+        [(Arg(B),)],
+        ref=lambda x: x[None][[0], [0, 1]],
+        name="index_bool_scalar_broadcast",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x: x[lib.tensor([2, 0], dtype=lib.int32)],
+        [(Arg(A),)],
+        ref=lambda x: x[[2, 0]],
+        name="index_int32",
+    ),
     # ----- writes ------------------------------------------------------------------------------
-    OpSpec("index_put", _set,
-           [(Arg(B), 0.5, 1), (Arg(B), -1.0, (slice(None), slice(1, None, 2))),
-            (Arg(B), Arg((4,)), 0), (Arg(B), Arg((3, 1)), (Ellipsis, slice(0, 2))),
-            (Arg(B), Arg(()), (1, 2, 3)), (Arg(B), Arg((1, 1, 4)), 1), (Arg(()), Arg(()), ()),
-            (Arg(B), Arg((2, 4)), ([1, 0], [2, 0])), (Arg(B), Arg((2, 3, 4)), ([1, 0],)),
+    OpSpec(
+        "index_put",
+        _set,
+        [
+            (Arg(B), 0.5, 1),
+            (Arg(B), -1.0, (slice(None), slice(1, None, 2))),
+            (Arg(B), Arg((4,)), 0),
+            (Arg(B), Arg((3, 1)), (Ellipsis, slice(0, 2))),
+            (Arg(B), Arg(()), (1, 2, 3)),
+            (Arg(B), Arg((1, 1, 4)), 1),
+            (Arg(()), Arg(()), ()),
+            (Arg(B), Arg((2, 4)), ([1, 0], [2, 0])),
+            (Arg(B), Arg((2, 3, 4)), ([1, 0],)),
             (Arg(B), Arg((3,)), ([0, 1, 1], [2, 0, 1], [3, 3, 0])),
-            (Arg(B), Arg((2, 1)), (slice(None), [0, 2], 1)), (Arg(B), 2.0, (None, 1, True))],
-           ref=_set_ref, name="setitem"),
-    OpSpec("index_put", lambda lib, x, v, m: _set(lib, x, v, m),
-           [(Arg(B), Arg(()), Arg(B, "bool")), (Arg(B), Arg((4,)), Arg((2, 3), "bool"))],
-           ref=_set_ref, name="setitem_mask"),
-    OpSpec("index_put", lambda lib, x, v: _set(lib, x, v, (0, slice(None), [1, 2])),
-           [(Arg(B), Arg((3, 2))), (Arg(B), Arg((2,)))],
-           ref=lambda x, v: _set_ref(x, v, (0, slice(None), slice(1, 3))),
-           name="setitem_int_then_list"),
-    OpSpec("index_put", lambda lib, x, v, i: lib.index_put(x, (i,), v, accumulate=True),
-           [(Arg(A), Arg((5, 4)), _index(3, (5,))), (Arg(A), Arg(()), _index(3, (6,)))],
-           ref=lambda x, v, i: (lambda out: (np.add.at(out, i, v), out)[1])(x.copy()),
-           name="index_put_accumulate"),
-    OpSpec("index_put", lambda lib, x, v: x.index_put((lib.tensor([2, 0]), lib.tensor([1, 3])), v),
-           [(Arg(A), Arg((2,))), (Arg(A), Arg(()))],
-           ref=lambda x, v: _set_ref(x, v, ([2, 0], [1, 3])), name="index_put_method"),
-    OpSpec("index_put", lambda lib, x, v: (x * 1).index_put_((lib.tensor([1, 2]),), v, True),
-           [(Arg(A), Arg((4,)))],
-           ref=lambda x, v: (lambda out: (np.add.at(out, [1, 2], v), out)[1])(x.copy()),
-           name="index_put_inplace"),
+            (Arg(B), Arg((2, 1)), (slice(None), [0, 2], 1)),
+            (Arg(B), 2.0, (None, 1, True)),
+        ],
+        ref=_set_ref,
+        name="setitem",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, v, m: _set(lib, x, v, m),
+        [(Arg(B), Arg(()), Arg(B, "bool")), (Arg(B), Arg((4,)), Arg((2, 3), "bool"))],
+        ref=_set_ref,
+        name="setitem_mask",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, v: _set(lib, x, v, (0, slice(None), [1, 2])),
+        [(Arg(B), Arg((3, 2))), (Arg(B), Arg((2,)))],
+        ref=lambda x, v: _set_ref(x, v, (0, slice(None), slice(1, 3))),
+        name="setitem_int_then_list",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, v, i: lib.index_put(x, (i,), v, accumulate=True),
+        [(Arg(A), Arg((5, 4)), _index(3, (5,))), (Arg(A), Arg(()), _index(3, (6,)))],
+        ref=lambda x, v, i: (lambda out: (np.add.at(out, i, v), out)[1])(x.copy()),
+        name="index_put_accumulate",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, v: x.index_put((lib.tensor([2, 0]), lib.tensor([1, 3])), v),
+        [(Arg(A), Arg((2,))), (Arg(A), Arg(()))],
+        ref=lambda x, v: _set_ref(x, v, ([2, 0], [1, 3])),
+        name="index_put_method",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, v: (x * 1).index_put_((lib.tensor([1, 2]),), v, True),
+        [(Arg(A), Arg((4,)))],
+        ref=lambda x, v: (lambda out: (np.add.at(out, [1, 2], v), out)[1])(x.copy()),
+        name="index_put_inplace",
+    ),
     # ----- select / gather / scatter -----------------------------------------------------------
-    OpSpec("index", lambda lib, x, dim, i: lib.index_select(x, dim, i),
-           [(Arg(B), 1, _index(3, (5,))), (Arg(B), -1, _index(4, (2,))),
-            (Arg(A), 0, _index(3, ()))],
-           ref=lambda x, dim, i: np.take(x, np.reshape(i, -1), axis=dim), name="index_select"),
-    OpSpec("gather", lambda lib, x, dim, i: lib.gather(x, dim, i),
-           [(Arg(A), 1, _index(4, (3, 6))), (Arg(A), 0, _index(3, (2, 4))),
-            (Arg(B), -1, _index(4, (1, 2, 3))), (Arg(A), 1, _index(4, (2, 2)))],
-           ref=_gather_ref),
-    OpSpec("gather", lambda lib, x, i: x.gather(0, i), [(Arg((5,)), _index(5, (7,)))],
-           ref=lambda x, i: x[i], name="gather_method"),
-    OpSpec("scatter", lambda lib, x, src, dim, index: x.scatter(dim, lib.tensor(index), src),
-           [(Arg(A), Arg((3, 2)), 1, UNIQUE_INDEX),
-            (Arg(A), Arg((2, 4)), 0, [[2, 0, 1, 1], [0, 1, 0, 2]])],
-           ref=_scatter_ref("set")),
+    OpSpec(
+        "index",
+        lambda lib, x, dim, i: lib.index_select(x, dim, i),
+        [(Arg(B), 1, _index(3, (5,))), (Arg(B), -1, _index(4, (2,))), (Arg(A), 0, _index(3, ()))],
+        ref=lambda x, dim, i: np.take(x, np.reshape(i, -1), axis=dim),
+        name="index_select",
+    ),
+    OpSpec(
+        "gather",
+        lambda lib, x, dim, i: lib.gather(x, dim, i),
+        [
+            (Arg(A), 1, _index(4, (3, 6))),
+            (Arg(A), 0, _index(3, (2, 4))),
+            (Arg(B), -1, _index(4, (1, 2, 3))),
+            (Arg(A), 1, _index(4, (2, 2))),
+        ],
+        ref=_gather_ref,
+    ),
+    OpSpec(
+        "gather",
+        lambda lib, x, i: x.gather(0, i),
+        [(Arg((5,)), _index(5, (7,)))],
+        ref=lambda x, i: x[i],
+        name="gather_method",
+    ),
+    OpSpec(
+        "scatter",
+        lambda lib, x, src, dim, index: x.scatter(dim, lib.tensor(index), src),
+        [
+            (Arg(A), Arg((3, 2)), 1, UNIQUE_INDEX),
+            (Arg(A), Arg((2, 4)), 0, [[2, 0, 1, 1], [0, 1, 0, 2]]),
+        ],
+        ref=_scatter_ref("set"),
+    ),
     # torch's own backward fails when src is larger than index: checked against NumPy and
     # finite differences only.
-    OpSpec("scatter", lambda lib, x, src: x.scatter(1, lib.tensor(UNIQUE_INDEX), src),
-           [(Arg(A), Arg((3, 5)))], ref=lambda x, src: _scatter_ref("set")(x, src, 1, UNIQUE_INDEX),
-           torch=False, name="scatter_large_src"),
-    OpSpec("scatter", lambda lib, x, value: lib.scatter(x, 1, lib.tensor(SCATTER_INDEX), value),
-           [(Arg(A), 1.5), (Arg(A), -2.0)],
-           ref=lambda x, value: _scatter_ref("set")(x, value, 1, SCATTER_INDEX),
-           name="scatter_value"),
-    OpSpec("scatter_add",
-           lambda lib, x, src, dim, index: x.scatter_add(dim, lib.tensor(index), src),
-           [(Arg(A), Arg((3, 2)), 1, SCATTER_INDEX),
-            (Arg(A), Arg((2, 4)), 0, [[2, 0, 1, 1], [2, 2, 0, 2]])],
-           ref=_scatter_ref("sum")),
-    OpSpec("scatter_add", lambda lib, x, src: x.scatter_add(1, lib.tensor(SCATTER_INDEX), src),
-           [(Arg(A), Arg((3, 5)))],
-           ref=lambda x, src: _scatter_ref("sum")(x, src, 1, SCATTER_INDEX),
-           torch=False, name="scatter_add_large_src"),
-    OpSpec("scatter_reduce",
-           lambda lib, x, src, reduce: x.scatter(1, lib.tensor(SCATTER_INDEX), src, reduce=reduce),
-           [(Arg(A), Arg((3, 2)), "add"), (Arg(A, "nonzero"), Arg((3, 2), "nonzero"), "multiply")],
-           ref=lambda x, src, reduce: _scatter_ref("sum" if reduce == "add" else "prod")(
-               x, src, 1, SCATTER_INDEX),
-           name="scatter_with_reduce", torch=False),
+    OpSpec(
+        "scatter",
+        lambda lib, x, src: x.scatter(1, lib.tensor(UNIQUE_INDEX), src),
+        [(Arg(A), Arg((3, 5)))],
+        ref=lambda x, src: _scatter_ref("set")(x, src, 1, UNIQUE_INDEX),
+        torch=False,
+        name="scatter_large_src",
+    ),
+    OpSpec(
+        "scatter",
+        lambda lib, x, value: lib.scatter(x, 1, lib.tensor(SCATTER_INDEX), value),
+        [(Arg(A), 1.5), (Arg(A), -2.0)],
+        ref=lambda x, value: _scatter_ref("set")(x, value, 1, SCATTER_INDEX),
+        name="scatter_value",
+    ),
+    OpSpec(
+        "scatter_add",
+        lambda lib, x, src, dim, index: x.scatter_add(dim, lib.tensor(index), src),
+        [
+            (Arg(A), Arg((3, 2)), 1, SCATTER_INDEX),
+            (Arg(A), Arg((2, 4)), 0, [[2, 0, 1, 1], [2, 2, 0, 2]]),
+        ],
+        ref=_scatter_ref("sum"),
+    ),
+    OpSpec(
+        "scatter_add",
+        lambda lib, x, src: x.scatter_add(1, lib.tensor(SCATTER_INDEX), src),
+        [(Arg(A), Arg((3, 5)))],
+        ref=lambda x, src: _scatter_ref("sum")(x, src, 1, SCATTER_INDEX),
+        torch=False,
+        name="scatter_add_large_src",
+    ),
+    OpSpec(
+        "scatter_reduce",
+        lambda lib, x, src, reduce: x.scatter(1, lib.tensor(SCATTER_INDEX), src, reduce=reduce),
+        [(Arg(A), Arg((3, 2)), "add"), (Arg(A, "nonzero"), Arg((3, 2), "nonzero"), "multiply")],
+        ref=lambda x, src, reduce: _scatter_ref("sum" if reduce == "add" else "prod")(
+            x, src, 1, SCATTER_INDEX
+        ),
+        name="scatter_with_reduce",
+        torch=False,
+    ),
 ]
 
 # scatter_reduce: every reduction, with and without the input's own values.
 for _reduce in ("sum", "prod", "mean", "amax", "amin"):
     for _include in (True, False):
-        SPECS.append(OpSpec(
-            "scatter_reduce",
-            lambda lib, x, src, reduce=_reduce, include=_include: lib.scatter_reduce(
-                x, 1, lib.tensor(SCATTER_INDEX), src, reduce, include_self=include),
-            [(Arg(A, "nonzero"), Arg((3, 2), "nonzero"))],
-            ref=lambda x, src, reduce=_reduce, include=_include: _scatter_ref(reduce, include)(
-                x, src, 1, SCATTER_INDEX),
-            name=f"scatter_reduce_{_reduce}_{'self' if _include else 'noself'}"))
-SPECS.append(OpSpec(
-    "scatter_reduce",
-    lambda lib, x, src: x.scatter_reduce(1, lib.tensor(SCATTER_INDEX), src, "amax"),
-    [(Arg(A), Arg((3, 3)))], ref=lambda x, src: _scatter_ref("amax")(x, src, 1, SCATTER_INDEX),
-    torch=False, name="scatter_reduce_large_src"))
+        SPECS.append(
+            OpSpec(
+                "scatter_reduce",
+                lambda lib, x, src, reduce=_reduce, include=_include: lib.scatter_reduce(
+                    x, 1, lib.tensor(SCATTER_INDEX), src, reduce, include_self=include
+                ),
+                [(Arg(A, "nonzero"), Arg((3, 2), "nonzero"))],
+                ref=lambda x, src, reduce=_reduce, include=_include: _scatter_ref(reduce, include)(
+                    x, src, 1, SCATTER_INDEX
+                ),
+                name=f"scatter_reduce_{_reduce}_{'self' if _include else 'noself'}",
+            )
+        )
+SPECS.append(
+    OpSpec(
+        "scatter_reduce",
+        lambda lib, x, src: x.scatter_reduce(1, lib.tensor(SCATTER_INDEX), src, "amax"),
+        [(Arg(A), Arg((3, 3)))],
+        ref=lambda x, src: _scatter_ref("amax")(x, src, 1, SCATTER_INDEX),
+        torch=False,
+        name="scatter_reduce_large_src",
+    )
+)
 
 SPECS += [
-    OpSpec("scatter_reduce", lambda lib, x, src: x.scatter_reduce(
-        0, lib.tensor([[0, 1, 0], [0, 1, 1]]), src, "mean"),
+    OpSpec(
+        "scatter_reduce",
+        lambda lib, x, src: x.scatter_reduce(0, lib.tensor([[0, 1, 0], [0, 1, 1]]), src, "mean"),
         [(Arg((2, 3), "int"), Arg((2, 3), "int"))],
-        ref=lambda x, src: _loop_scatter(x, 0, [[0, 1, 0], [0, 1, 1]], src,
-                                         lambda v: np.floor_divide(v.sum(), len(v))),
-        name="scatter_reduce_mean_int", **NOGRAD),
+        ref=lambda x, src: _loop_scatter(
+            x, 0, [[0, 1, 0], [0, 1, 1]], src, lambda v: np.floor_divide(v.sum(), len(v))
+        ),
+        name="scatter_reduce_mean_int",
+        **NOGRAD,
+    ),
     # ----- index_* and masked_* ----------------------------------------------------------------
-    OpSpec("index_put", lambda lib, x, src, i: x.index_add(1, i, src, alpha=2),
-           [(Arg(A), Arg((3, 6)), _index(4, (6,))), (Arg(A), Arg((3, 1)), _index(4, (1,)))],
-           ref=lambda x, src, i: (lambda out: (np.add.at(out, (slice(None), i), 2 * src), out)[1])(
-               x.copy()), name="index_add"),
-    OpSpec("index_put", lambda lib, x, src: lib.index_copy(x, 0, lib.tensor([2, 0]), src),
-           [(Arg(A), Arg((2, 4)))], ref=lambda x, src: _set_ref(x, src, [2, 0]), name="index_copy"),
-    OpSpec("index_put", lambda lib, x, value: x.index_fill(1, lib.tensor([0, 2]), value),
-           [(Arg(A), -1.5), (Arg(A), Arg(()))],
-           ref=lambda x, value: _set_ref(x, value, (slice(None), [0, 2])), name="index_fill"),
-    OpSpec("where", lambda lib, x, m, value: x.masked_fill(m, value),
-           [(Arg(A), Arg(A, "bool"), 0.5), (Arg(A), Arg((4,), "bool"), Arg(())),
-            (Arg(A, "int"), Arg(A, "bool"), 3)],
-           ref=lambda x, m, value: np.where(m, np.asarray(value, x.dtype), x), name="masked_fill"),
-    OpSpec("index", lambda lib, x, m: lib.masked_select(x, m),
-           [(Arg(A), Arg(A, "bool")), (Arg(A), Arg((4,), "bool")), (Arg((4,)), Arg(A, "bool"))],
-           ref=lambda x, m: np.broadcast_to(x, np.broadcast_shapes(x.shape, m.shape))[
-               np.broadcast_to(m, np.broadcast_shapes(x.shape, m.shape))],
-           name="masked_select"),
-    OpSpec("index_put", lambda lib, x, m, src: x.masked_scatter(m, src),
-           [(Arg(A), Arg(A, "bool"), Arg((3, 5))), (Arg(A), Arg((4,), "bool"), Arg((12,)))],
-           ref=lambda x, m, src: _set_ref(x, src.reshape(-1)[:np.broadcast_to(m, x.shape).sum()],
-                                          np.broadcast_to(m, x.shape)),
-           name="masked_scatter"),
-    OpSpec("index", lambda lib, x, i: lib.take(x, i),
-           [(Arg(A), _index(12, (2, 3))), (Arg(B), _index(24, ()))],
-           ref=lambda x, i: np.take(x, i), name="take"),
-    OpSpec("index", lambda lib, x: x.take(lib.tensor([-1, 0, -12])), [(Arg(A),)],
-           ref=lambda x: np.take(x, [-1, 0, -12]), name="take_negative"),
-    OpSpec("gather", lambda lib, x, i, dim: lib.take_along_dim(x, i, dim),
-           [(Arg(A), _index(4, (3, 2)), 1), (Arg(A), _index(4, (1, 5)), 1),
-            (Arg(B), _index(2, (2, 1, 1)), 0), (Arg(A), _index(12, (5,)), None)],
-           ref=lambda x, i, dim: np.take_along_axis(x, i, dim) if dim is not None else
-           np.take_along_axis(x.reshape(-1), i, 0), name="take_along_dim"),
-    OpSpec("nonzero", lambda lib, x: lib.nonzero(x > 0.5),
-           [(Arg(A),), (Arg(()),), (Arg((0, 3)),)],
-           ref=lambda x: np.argwhere(x > 0.5)),
-    OpSpec("nonzero", lambda lib, x: x.nonzero(as_tuple=True),
-           [(Arg(A, "int"),), (Arg(B, "bool"),)],
-           ref=np.nonzero, name="nonzero_tuple"),
-    OpSpec("nonzero", lambda lib, x: lib.nonzero(x, as_tuple=True),
-           [(Arg((), "int"),)], ref=lambda x: (np.zeros(int(x != 0), np.int64),),
-           name="nonzero_tuple_0d"),
-    OpSpec("nonzero", lambda lib, x: lib.where(x > 0), [(Arg(B),)],
-           ref=lambda x: np.nonzero(x > 0), name="where_condition"),
-    OpSpec("nonzero", lambda lib, x: lib.argwhere(x), [(Arg(B, "int"),)], ref=np.argwhere,
-           name="argwhere"),
+    OpSpec(
+        "index_put",
+        lambda lib, x, src, i: x.index_add(1, i, src, alpha=2),
+        [(Arg(A), Arg((3, 6)), _index(4, (6,))), (Arg(A), Arg((3, 1)), _index(4, (1,)))],
+        ref=lambda x, src, i: (lambda out: (np.add.at(out, (slice(None), i), 2 * src), out)[1])(
+            x.copy()
+        ),
+        name="index_add",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, src: lib.index_copy(x, 0, lib.tensor([2, 0]), src),
+        [(Arg(A), Arg((2, 4)))],
+        ref=lambda x, src: _set_ref(x, src, [2, 0]),
+        name="index_copy",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, value: x.index_fill(1, lib.tensor([0, 2]), value),
+        [(Arg(A), -1.5), (Arg(A), Arg(()))],
+        ref=lambda x, value: _set_ref(x, value, (slice(None), [0, 2])),
+        name="index_fill",
+    ),
+    OpSpec(
+        "where",
+        lambda lib, x, m, value: x.masked_fill(m, value),
+        [
+            (Arg(A), Arg(A, "bool"), 0.5),
+            (Arg(A), Arg((4,), "bool"), Arg(())),
+            (Arg(A, "int"), Arg(A, "bool"), 3),
+        ],
+        ref=lambda x, m, value: np.where(m, np.asarray(value, x.dtype), x),
+        name="masked_fill",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, m: lib.masked_select(x, m),
+        [(Arg(A), Arg(A, "bool")), (Arg(A), Arg((4,), "bool")), (Arg((4,)), Arg(A, "bool"))],
+        ref=lambda x, m: np.broadcast_to(x, np.broadcast_shapes(x.shape, m.shape))[
+            np.broadcast_to(m, np.broadcast_shapes(x.shape, m.shape))
+        ],
+        name="masked_select",
+    ),
+    OpSpec(
+        "index_put",
+        lambda lib, x, m, src: x.masked_scatter(m, src),
+        [(Arg(A), Arg(A, "bool"), Arg((3, 5))), (Arg(A), Arg((4,), "bool"), Arg((12,)))],
+        ref=lambda x, m, src: _set_ref(
+            x, src.reshape(-1)[: np.broadcast_to(m, x.shape).sum()], np.broadcast_to(m, x.shape)
+        ),
+        name="masked_scatter",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x, i: lib.take(x, i),
+        [(Arg(A), _index(12, (2, 3))), (Arg(B), _index(24, ()))],
+        ref=lambda x, i: np.take(x, i),
+        name="take",
+    ),
+    OpSpec(
+        "index",
+        lambda lib, x: x.take(lib.tensor([-1, 0, -12])),
+        [(Arg(A),)],
+        ref=lambda x: np.take(x, [-1, 0, -12]),
+        name="take_negative",
+    ),
+    OpSpec(
+        "gather",
+        lambda lib, x, i, dim: lib.take_along_dim(x, i, dim),
+        [
+            (Arg(A), _index(4, (3, 2)), 1),
+            (Arg(A), _index(4, (1, 5)), 1),
+            (Arg(B), _index(2, (2, 1, 1)), 0),
+            (Arg(A), _index(12, (5,)), None),
+        ],
+        ref=lambda x, i, dim: (
+            np.take_along_axis(x, i, dim)
+            if dim is not None
+            else np.take_along_axis(x.reshape(-1), i, 0)
+        ),
+        name="take_along_dim",
+    ),
+    OpSpec(
+        "nonzero",
+        lambda lib, x: lib.nonzero(x > 0.5),
+        [(Arg(A),), (Arg(()),), (Arg((0, 3)),)],
+        ref=lambda x: np.argwhere(x > 0.5),
+    ),
+    OpSpec(
+        "nonzero",
+        lambda lib, x: x.nonzero(as_tuple=True),
+        [(Arg(A, "int"),), (Arg(B, "bool"),)],
+        ref=np.nonzero,
+        name="nonzero_tuple",
+    ),
+    OpSpec(
+        "nonzero",
+        lambda lib, x: lib.nonzero(x, as_tuple=True),
+        [(Arg((), "int"),)],
+        ref=lambda x: (np.zeros(int(x != 0), np.int64),),
+        name="nonzero_tuple_0d",
+    ),
+    OpSpec(
+        "nonzero",
+        lambda lib, x: lib.where(x > 0),
+        [(Arg(B),)],
+        ref=lambda x: np.nonzero(x > 0),
+        name="where_condition",
+    ),
+    OpSpec(
+        "nonzero",
+        lambda lib, x: lib.argwhere(x),
+        [(Arg(B, "int"),)],
+        ref=np.argwhere,
+        name="argwhere",
+    ),
 ]
 
 make_tests(SPECS, globals())
@@ -301,8 +556,12 @@ def test_scatter_reduce_gradients_with_zeros_and_ties(reduce, include_self, sour
         grads = lib.autograd.grad((out * weights).sum(), (a, b), create_graph=True)
         found = [out, *grads]
         try:
-            found += lib.autograd.grad(sum((g * g).sum() for g in grads), (a, b, weights),
-                                       allow_unused=True, materialize_grads=True)
+            found += lib.autograd.grad(
+                sum((g * g).sum() for g in grads),
+                (a, b, weights),
+                allow_unused=True,
+                materialize_grads=True,
+            )
         except RuntimeError as error:  # torch: no double backward with two zeros together
             assert lib is torch and "Double backward is unsupported" in str(error)
         results.append([t.detach().numpy() for t in found])
@@ -339,39 +598,86 @@ ERRORS = [
     ("mask_shape", lambda lib: _x(lib)[lib.tensor([True, False, True])], "shape of the mask"),
     ("negative_step", lambda lib: _x(lib)[::-1], "step must be greater than zero"),
     ("setitem_out_of_range", lambda lib: _x(lib).__setitem__(5, 1.0), "index 5 is out of bounds"),
-    ("setitem_tensor_out_of_range", lambda lib: _x(lib).__setitem__(lib.tensor([7]), 1.0),
-     "index 7 is out of bounds"),
+    (
+        "setitem_tensor_out_of_range",
+        lambda lib: _x(lib).__setitem__(lib.tensor([7]), 1.0),
+        "index 7 is out of bounds",
+    ),
     ("setitem_shape", lambda lib: _x(lib).__setitem__(0, lib.ones(2)), "2"),
-    ("gather_out_of_range", lambda lib: _x(lib).gather(2, lib.zeros(2, 3, 1, dtype=lib.long) + 4),
-     "index 4 is out of bounds for dimension 2 with size 4"),
-    ("gather_negative", lambda lib: _x(lib).gather(2, lib.zeros(2, 3, 1, dtype=lib.long) - 1),
-     "index -1 is out of bounds"),
-    ("gather_ndim", lambda lib: _x(lib).gather(0, lib.zeros(2, dtype=lib.long)),
-     "same number of dimensions"),
-    ("scatter_out_of_range", lambda lib: lib.zeros(3, 5).scatter(1, lib.tensor([[5]]), 1.0),
-     "index 5 is out of bounds for dimension 1 with size 5"),
-    ("scatter_add_out_of_range", lambda lib: lib.zeros(3, 5).scatter_add(
-        1, lib.tensor([[7]]), lib.ones(1, 1)), "index 7 is out of bounds"),
-    ("scatter_dtype", lambda lib: lib.zeros(3, 5).scatter_add(
-        1, lib.tensor([[1]]), lib.ones(1, 1, dtype=lib.float64)), "dtype"),
+    (
+        "gather_out_of_range",
+        lambda lib: _x(lib).gather(2, lib.zeros(2, 3, 1, dtype=lib.long) + 4),
+        "index 4 is out of bounds for dimension 2 with size 4",
+    ),
+    (
+        "gather_negative",
+        lambda lib: _x(lib).gather(2, lib.zeros(2, 3, 1, dtype=lib.long) - 1),
+        "index -1 is out of bounds",
+    ),
+    (
+        "gather_ndim",
+        lambda lib: _x(lib).gather(0, lib.zeros(2, dtype=lib.long)),
+        "same number of dimensions",
+    ),
+    (
+        "scatter_out_of_range",
+        lambda lib: lib.zeros(3, 5).scatter(1, lib.tensor([[5]]), 1.0),
+        "index 5 is out of bounds for dimension 1 with size 5",
+    ),
+    (
+        "scatter_add_out_of_range",
+        lambda lib: lib.zeros(3, 5).scatter_add(1, lib.tensor([[7]]), lib.ones(1, 1)),
+        "index 7 is out of bounds",
+    ),
+    (
+        "scatter_dtype",
+        lambda lib: lib.zeros(3, 5).scatter_add(
+            1, lib.tensor([[1]]), lib.ones(1, 1, dtype=lib.float64)
+        ),
+        "dtype",
+    ),
     ("index_select_out_of_range", lambda lib: _x(lib).index_select(1, lib.tensor([3])), "3"),
-    ("index_add_out_of_range", lambda lib: lib.zeros(3, 5).index_add(
-        1, lib.tensor([7]), lib.ones(3, 1)), "index 7 is out of bounds"),
-    ("index_add_source_shape", lambda lib: lib.zeros(3, 5).index_add(
-        1, lib.tensor([1]), lib.ones(2, 1)), "source tensor shape must match self tensor shape"),
-    ("index_fill_out_of_range", lambda lib: lib.zeros(3, 5).index_fill(1, lib.tensor([7]), 1.0),
-     "index 7 is out of bounds"),
-    ("index_copy_out_of_range", lambda lib: lib.zeros(3, 5).index_copy(
-        1, lib.tensor([7]), lib.ones(3, 1)), "index 7 is out of bounds"),
-    ("index_put_out_of_range", lambda lib: lib.zeros(3, 5).index_put(
-        (lib.tensor([7]),), lib.tensor(1.0)), "index 7 is out of bounds"),
+    (
+        "index_add_out_of_range",
+        lambda lib: lib.zeros(3, 5).index_add(1, lib.tensor([7]), lib.ones(3, 1)),
+        "index 7 is out of bounds",
+    ),
+    (
+        "index_add_source_shape",
+        lambda lib: lib.zeros(3, 5).index_add(1, lib.tensor([1]), lib.ones(2, 1)),
+        "source tensor shape must match self tensor shape",
+    ),
+    (
+        "index_fill_out_of_range",
+        lambda lib: lib.zeros(3, 5).index_fill(1, lib.tensor([7]), 1.0),
+        "index 7 is out of bounds",
+    ),
+    (
+        "index_copy_out_of_range",
+        lambda lib: lib.zeros(3, 5).index_copy(1, lib.tensor([7]), lib.ones(3, 1)),
+        "index 7 is out of bounds",
+    ),
+    (
+        "index_put_out_of_range",
+        lambda lib: lib.zeros(3, 5).index_put((lib.tensor([7]),), lib.tensor(1.0)),
+        "index 7 is out of bounds",
+    ),
     ("take_out_of_range", lambda lib: lib.take(_x(lib), lib.tensor([24])), "24"),
-    ("masked_fill_mask_dtype", lambda lib: _x(lib).masked_fill(lib.ones(4, dtype=lib.long), 1.0),
-     "only supports boolean masks"),
-    ("masked_select_mask_dtype", lambda lib: _x(lib).masked_select(lib.ones(4, dtype=lib.long)),
-     "expected BoolTensor for mask"),
-    ("masked_scatter_source_small", lambda lib: lib.zeros(3, 5).masked_scatter(
-        lib.ones(3, 5, dtype=lib.bool), lib.ones(3)), "Number of elements of source"),
+    (
+        "masked_fill_mask_dtype",
+        lambda lib: _x(lib).masked_fill(lib.ones(4, dtype=lib.long), 1.0),
+        "only supports boolean masks",
+    ),
+    (
+        "masked_select_mask_dtype",
+        lambda lib: _x(lib).masked_select(lib.ones(4, dtype=lib.long)),
+        "expected BoolTensor for mask",
+    ),
+    (
+        "masked_scatter_source_small",
+        lambda lib: lib.zeros(3, 5).masked_scatter(lib.ones(3, 5, dtype=lib.bool), lib.ones(3)),
+        "Number of elements of source",
+    ),
 ]
 
 
@@ -386,10 +692,18 @@ def test_errors_match_torch(call, fragment):
 def test_out_of_range_indices_are_index_errors():
     """Every out-of-range index raises IndexError (and gather & co. also RuntimeError)."""
     x = qilin.zeros(3, 5)
-    calls = [lambda: x[3], lambda: x[:, 5], lambda: x[qilin.tensor([3])], lambda: x[[0, -4]],
-             lambda: x.gather(1, qilin.tensor([[5]])), lambda: x.index_select(0, qilin.tensor([3])),
-             lambda: x.scatter(1, qilin.tensor([[9]]), 1.0), lambda: x.take(qilin.tensor([15])),
-             lambda: x.index_fill(0, qilin.tensor([3]), 0.0), lambda: x.__setitem__(3, 0.0)]
+    calls = [
+        lambda: x[3],
+        lambda: x[:, 5],
+        lambda: x[qilin.tensor([3])],
+        lambda: x[[0, -4]],
+        lambda: x.gather(1, qilin.tensor([[5]])),
+        lambda: x.index_select(0, qilin.tensor([3])),
+        lambda: x.scatter(1, qilin.tensor([[9]]), 1.0),
+        lambda: x.take(qilin.tensor([15])),
+        lambda: x.index_fill(0, qilin.tensor([3]), 0.0),
+        lambda: x.__setitem__(3, 0.0),
+    ]
     for call in calls:
         with pytest.raises(IndexError, match="out of bounds"):
             call()
