@@ -228,8 +228,6 @@ def _check(op, args: tuple, attrs: dict) -> None:
 
 
 def _spec(value):
-    from .ops.registry import Spec
-
     if isinstance(value, Tensor):
         return Spec(tuple(value._data.shape), value.dtype)
     return value
@@ -282,3 +280,6 @@ def _common_device(op, args: tuple):
         f"{op.name}: expected all tensors to be on the same device, but found tensors on "
         f"{devices} (at {user_location()})"
     )
+
+
+from .ops.registry import Spec  # noqa: E402  (registry imports this module first)

@@ -255,7 +255,11 @@ def reduction(
             )
         return dtype
 
+    keeps_float = result in ("same", "sum", "float")
+
     def run(xp, x, dim=None, keepdim=False):
+        if keeps_float and x.dtype.kind == "f":  # the hot path: the result keeps the dtype
+            return kernel(xp, x, dim, keepdim)
         dtype = out_dtype(dtypes.from_numpy(x.dtype))
         value = kernel(xp, x, dim, keepdim)
         if value.dtype != dtype.numpy:

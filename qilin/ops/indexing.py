@@ -222,6 +222,25 @@ def parse_key(shape: tuple, key, device):
     return (_strip(basic), _strip(advanced) if tensors else ()), tensors
 
 
+def _fast_key(shape: tuple, key):
+    """The template of the most common keys, `t[i]` and `t[a:b]`, without a full parse (the
+    result is the one parse_key gives); None for anything else."""
+    kind = type(key)
+    if kind is int and shape and -shape[0] <= key < shape[0]:
+        return ((key,), ())
+    if kind is slice and shape:
+        start, stop, step = key.start, key.stop, key.step
+        if (
+            (start is None or type(start) is int)
+            and (stop is None or type(stop) is int)
+            and (step is None or (type(step) is int and step > 0))
+        ):
+            if start is None and stop is None and step is None:
+                return ((), ())
+            return ((("slice", start, stop, step),), ())
+    return None
+
+
 def _check_mask(mask_shape, shape, axis: int) -> None:
     for offset, size in enumerate(mask_shape):
         if size != shape[axis + offset]:
@@ -423,6 +442,9 @@ INDEX_PUT = define(
 
 
 def getitem(tensor: Tensor, key):
+    fast = _fast_key(tensor._data.shape, key)
+    if fast is not None:
+        return BASIC_INDEX(tensor, key=fast)
     key, indices = parse_key(tuple(tensor.shape), key, tensor.device)
     if indices:
         return INDEX(tensor, *indices, key=key)

@@ -77,11 +77,13 @@ def _shape_arg(shape) -> tuple:
     """Accept f(2, 3), f((2, 3)), f([2, 3]) and f(qilin.Size([2, 3]))."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))
 
 
 def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
     """Resolve one -1 entry and check the element count, with torch's message."""
+    if -1 not in shape and math.prod(shape) == numel and (not shape or min(shape) >= 0):
+        return shape  # the common case: nothing to infer
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
         raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
@@ -119,13 +121,12 @@ RESHAPE = define(
     vjp=lambda node, g: (reshape(g, node.input_meta[0][0]),),
     family="movement",
     save_inputs=False,
-    eager_check=True,
 )
 
 
 def _view_kernel(xp, x, shape):
     try:
-        return xp.reshape(x, shape, copy=False)
+        return x.reshape(shape, copy=False) if xp is np else xp.reshape(x, shape, copy=False)
     except ValueError:
         raise RuntimeError(
             f"view size is not compatible with input tensor's size and stride (at least one "
@@ -142,7 +143,6 @@ VIEW = define(
     family="movement",
     save_inputs=False,
     view=True,
-    eager_check=True,
 )
 
 
@@ -166,7 +166,6 @@ PERMUTE = define(
     family="movement",
     save_inputs=False,
     view=True,
-    eager_check=True,
 )
 
 

@@ -64,7 +64,7 @@ def normalize_dims(dim, ndim: int, op: str = "") -> tuple | None:
 # ----- records -------------------------------------------------------------------------------
 SUM = reduction(
     "sum",
-    lambda xp, x, dim, keepdim: xp.sum(x, axis=dim, keepdims=keepdim),
+    lambda xp, x, dim, keepdim: x.sum(axis=dim, keepdims=keepdim),
     lambda g, x, out, shape, dim, keepdim: restore_reduced(g, shape, dim, keepdim),
     result="sum",
     save=None,
@@ -72,7 +72,7 @@ SUM = reduction(
 )
 MEAN = reduction(
     "mean",
-    lambda xp, x, dim, keepdim: xp.mean(x, axis=dim, keepdims=keepdim),
+    lambda xp, x, dim, keepdim: x.mean(axis=dim, keepdims=keepdim),
     lambda g, x, out, shape, dim, keepdim: (
         restore_reduced(g, shape, dim, keepdim) / _count(shape, dim)
     ),
