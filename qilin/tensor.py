@@ -11,6 +11,7 @@ import numpy as np
 
 from . import dtypes
 from .device import CPU, Device
+from .errors import located
 
 __all__ = ["Tensor", "is_tensor"]
 
@@ -24,15 +25,17 @@ class Tensor:
         "_requires_grad",
         "_node",  # the autograd Node that produced this tensor, None for leaves
         "_out_index",  # which output of `_node` this tensor is
-        "_grad",
-        "_version_counter",  # [int] shared with views; None until first needed
         "_base",  # the tensor this one is a view of
-        "_retains_grad",
-        "_accumulator",  # leaves: the AccumulateGrad node, created on first use
-        "_view",  # views: (chain of view ops from _base, version when its history was set);
-        # set by the dispatcher on views only (read with getattr(t, "_view", None))
+        "__dict__",  # the rarely set attributes below, so that making a tensor sets only six
         "__weakref__",
     )
+    # Class-level defaults, shadowed per tensor only when set (keeps the dispatcher's
+    # constructor short: most tensors never get any of these).
+    _grad = None
+    _version_counter = None  # [int] shared with views; None until first needed
+    _retains_grad = False
+    _accumulator = None  # leaves: the AccumulateGrad node, created on first use
+    _view = None  # views: (chain of view ops from _base, version when its history was set)
 
     # Make NumPy defer to Tensor's reflected operators (np.float32(2) * t -> Tensor).
     __array_ufunc__ = None
@@ -155,8 +158,10 @@ class Tensor:
                 )
             return
         if value and not self.is_floating_point():
-            raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+            raise located(
+                RuntimeError(
+                    f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+                )
             )
         self._requires_grad = bool(value)
 
@@ -281,9 +286,11 @@ class Tensor:
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The tensor's memory as a NumPy array (shared, not copied, on the CPU)."""
         if self._requires_grad and not force:
-            raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. "
-                "Use tensor.detach().numpy() instead."
+            raise located(
+                RuntimeError(
+                    "Can't call numpy() on Tensor that requires grad. "
+                    "Use tensor.detach().numpy() instead."
+                )
             )
         if self._device is not CPU:
             if not force:
@@ -300,8 +307,11 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            raise located(
+                RuntimeError(
+                    f"a Tensor with {self._data.size} elements cannot be converted to Scalar (its "
+                    f"shape is {list(self._data.shape)}; item() needs exactly one element)"
+                )
             )
         return self._host().reshape(()).item()
 
@@ -313,9 +323,11 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(
-                f"Boolean value of Tensor with {self._data.size} values is ambiguous; "
-                "use .any() or .all()"
+            raise located(
+                RuntimeError(
+                    f"Boolean value of Tensor with {self._data.size} values is ambiguous; "
+                    "use .any() or .all()"
+                )
             )
         return bool(self.item())
 
@@ -327,9 +339,11 @@ class Tensor:
 
     def _scalar(self):
         if self._data.size != 1:
-            raise ValueError(
-                f"only one element tensors can be converted to Python scalars (got "
-                f"a tensor of shape {list(self._data.shape)})"
+            raise located(
+                ValueError(
+                    f"only one element tensors can be converted to Python scalars (got "
+                    f"a tensor of shape {list(self._data.shape)})"
+                )
             )
         return self.item()
 
@@ -413,11 +427,7 @@ def _wrap(data, device: Device = CPU, requires_grad: bool = False) -> Tensor:
     t._requires_grad = requires_grad
     t._node = None
     t._out_index = 0
-    t._grad = None
-    t._version_counter = None
     t._base = None
-    t._retains_grad = False
-    t._accumulator = None
     return t
 
 
@@ -431,9 +441,11 @@ def _normalize_dim(dim: int, ndim: int, op: str = "") -> int:
     """Map a possibly negative dim into [0, ndim), with torch's IndexError when out of range."""
     bound = max(ndim, 1)
     if not -bound <= dim < bound:
-        raise IndexError(
-            f"{op + ': ' if op else ''}Dimension out of range (expected to be in range of "
-            f"[{-bound}, {bound - 1}], but got {dim})"
+        raise located(
+            IndexError(
+                f"{op + ': ' if op else ''}Dimension out of range (expected to be in range of "
+                f"[{-bound}, {bound - 1}], but got {dim})"
+            )
         )
     return dim % bound
 

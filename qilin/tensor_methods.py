@@ -350,10 +350,6 @@ def type_(self, dtype=None, non_blocking=False, **kwargs):
     return to(self, dtypes.to_dtype(dtype))
 
 
-def _view(self, *shape):
-    return movement.view(self, *shape)
-
-
 def _copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         src = creation.tensor(src, dtype=self.dtype)
@@ -454,8 +450,8 @@ def _cuda(self, device=None, non_blocking=False):
 def _bind_specials() -> None:
     Tensor.to = to
     Tensor.type = type_
-    Tensor.view = _view
-    Tensor.reshape = lambda self, *shape: movement.reshape(self, *shape)
+    Tensor.view = movement.view
+    Tensor.reshape = movement.reshape
     Tensor.expand = _expand
     Tensor.repeat = _repeat
     Tensor.permute = _permute

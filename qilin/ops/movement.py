@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..errors import located
 from ..tensor import Tensor, _normalize_dim
 from .families import broadcast_shapes, define
 from .registry import Spec
@@ -86,21 +87,27 @@ def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
         return shape  # the common case: nothing to infer
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
-        raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
+        raise located(
+            RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
+        )
     if any(s < -1 for s in shape):
-        raise RuntimeError(f"{op}: invalid shape dimension {min(shape)} in {list(shape)}")
+        raise located(
+            RuntimeError(f"{op}: invalid shape dimension {min(shape)} in {list(shape)}")
+        )
     known = math.prod(s for s in shape if s != -1)
     if unknown and known == 0:
-        raise RuntimeError(
-            f"cannot reshape tensor of {numel} elements into shape {list(shape)} because the "
-            "unspecified dimension size -1 can be any value and is ambiguous"
+        raise located(
+            RuntimeError(
+                f"{op}: cannot reshape tensor of {numel} elements into shape {list(shape)} "
+                "because the unspecified dimension size -1 can be any value and is ambiguous"
+            )
         )
-    if unknown:
-        if numel % known:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
-        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1 :]
-    elif known != numel:
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    if unknown and numel % known == 0:
+        return shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1 :]
+    if unknown or known != numel:
+        raise located(
+            RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel}")
+        )
     return shape
 
 
@@ -128,10 +135,13 @@ def _view_kernel(xp, x, shape):
     try:
         return x.reshape(shape, copy=False) if xp is np else xp.reshape(x, shape, copy=False)
     except ValueError:
-        raise RuntimeError(
-            f"view size is not compatible with input tensor's size and stride (at least one "
-            f"dimension spans across two contiguous subspaces); input shape {list(x.shape)}, "
-            f"requested {list(shape)}. Use .reshape(...) instead."
+        # Raised located: its "(at least" would stop the dispatcher from adding the location.
+        raise located(
+            RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                f"dimension spans across two contiguous subspaces); input shape {list(x.shape)}, "
+                f"requested {list(shape)}. Use .reshape(...) instead."
+            )
         ) from None
 
 
@@ -459,7 +469,7 @@ CAST = define(
 # ----- public functions ----------------------------------------------------------------------
 def reshape(input, *shape):
     """A view when the strides allow one (as torch), else a copy."""
-    shape = infer_shape(_shape_arg(shape), input.numel(), "reshape")
+    shape = infer_shape(_shape_arg(shape), input._data.size, "reshape")
     if _viewable(input._data, shape):
         return VIEW(input, shape=shape)
     return RESHAPE(input, shape=shape)
@@ -478,7 +488,7 @@ def _viewable(data, shape) -> bool:
 def view(input, *shape):
     if len(shape) == 1 and isinstance(shape[0], (dtypes.DType, str)):
         return BITCAST(input, dtype=dtypes.to_dtype(shape[0]))
-    return VIEW(input, shape=infer_shape(_shape_arg(shape), input.numel(), "view"))
+    return VIEW(input, shape=infer_shape(_shape_arg(shape), input._data.size, "view"))
 
 
 def permute(input, *dims):
@@ -503,7 +513,9 @@ swapaxes = swapdims = transpose
 
 def t(input):
     if input.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+        raise located(
+            RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+        )
     return transpose(input, 0, 1) if input.ndim == 2 else VIEW(input, shape=tuple(input.shape))
 
 
@@ -702,18 +714,17 @@ def unbind(input, dim=0):
 def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("cat(): expected a non-empty list of Tensors")
+        raise located(ValueError("cat(): expected a non-empty list of Tensors"))
+    for index, t in enumerate(tensors):
+        _require_tensor(t, index)
+        if t.ndim == 0:
+            raise located(
+                RuntimeError(
+                    f"zero-dimensional tensor (at position {index}) cannot be concatenated"
+                )
+            )
     # torch skips legacy empty 1-D tensors (shape [0]) in cat.
     nonempty = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
-    for index, t in enumerate(nonempty):
-        if not isinstance(t, Tensor):
-            raise TypeError(
-                f"cat: expected a sequence of Tensors, but element {index} is {type(t).__name__}"
-            )
-        if t.ndim == 0:
-            raise RuntimeError(
-                f"zero-dimensional tensor (at position {index}) cannot be concatenated"
-            )
     dim = _normalize_dim(dim, nonempty[0].ndim, "cat")
     if len(nonempty) == 1:
         return nonempty[0].clone()
@@ -728,18 +739,31 @@ concat = concatenate = cat
 def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
-    shape = tuple(tensors[0].shape)
+        raise located(RuntimeError("stack expects a non-empty TensorList"))
+    shape = tuple(_require_tensor(tensors[0], 0).shape)
     for index, t in enumerate(tensors):
-        if tuple(t.shape) != shape:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
-                f"and {list(t.shape)} at entry {index}"
+        if tuple(_require_tensor(t, index).shape) != shape:
+            raise located(
+                RuntimeError(
+                    f"stack expects each tensor to be equal size, but got {list(shape)} at "
+                    f"entry 0 and {list(t.shape)} at entry {index}"
+                )
             )
     dim = _normalize_dim(dim, len(shape) + 1, "stack")
     from .elementwise import _with_out
 
     return _with_out(CAT(*(unsqueeze(t, dim) for t in tensors), dim=dim), out)
+
+
+def _require_tensor(value, index: int) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise located(
+            TypeError(
+                f"expected Tensor as element {index} in argument 0, but got "
+                f"{type(value).__name__}"
+            )
+        )
+    return value
 
 
 def _nonempty(tensors, op: str) -> list:
