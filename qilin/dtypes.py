@@ -135,7 +135,10 @@ def to_dtype(value) -> DType:
     if isinstance(value, str):
         found = _BY_NAME.get(value.removeprefix("qilin.").removeprefix("torch."))
         if found is None:
-            raise TypeError(f"unknown dtype {value!r}")
+            raise TypeError(
+                f"unknown dtype {value!r}; expected a qilin dtype such as qilin.float32, or its "
+                "name"
+            )
         return found
     if value is _builtin_bool:
         return bool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import located
 from ..tensor import Tensor, _wrap
 from . import graph
 from .anomaly import (
@@ -49,14 +50,18 @@ def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
     for index, output in enumerate(outputs):
         given = grad_outputs[index] if index < len(grad_outputs) else None
         if not output._requires_grad:
-            raise RuntimeError(
-                f"element {index} of tensors does not require grad and does not have a grad_fn"
+            raise located(
+                RuntimeError(
+                    f"element {index} of tensors does not require grad and does not have a grad_fn"
+                )
             )
         if given is None:
             if output.numel() != 1:
-                raise RuntimeError(
-                    f"grad can be implicitly created only for scalar outputs (output {index} has "
-                    f"shape {list(output.shape)}); pass `gradient=` with that shape"
+                raise located(
+                    RuntimeError(
+                        f"grad can be implicitly created only for scalar outputs (output {index} "
+                        f"has shape {list(output.shape)}); pass `gradient=` with that shape"
+                    )
                 )
             given = _wrap(
                 output._device.backend.xp.ones(output._data.shape, output._data.dtype),
@@ -67,9 +72,12 @@ def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
 
             given = tensor(given, dtype=output.dtype)
         elif tuple(given.shape) != tuple(output.shape):
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[{index}] has a shape of {list(given.shape)} and "
-                f"output[{index}] has a shape of {list(output.shape)}."
+            raise located(
+                RuntimeError(
+                    f"Mismatch in shape: grad_output[{index}] has a shape of "
+                    f"{list(given.shape)} and output[{index}] has a shape of "
+                    f"{list(output.shape)}."
+                )
             )
         grads.append(given if create_graph else given.detach())
     return grads
@@ -172,8 +180,10 @@ def grad(
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     for index, value in enumerate(inputs):
         if not value._requires_grad:
-            raise RuntimeError(
-                f"One of the differentiated Tensors (input {index}) does not require grad"
+            raise located(
+                RuntimeError(
+                    f"One of the differentiated Tensors (input {index}) does not require grad"
+                )
             )
     grads = _root_grads(outputs, _as_tuple(grad_outputs), create_graph)
     if retain_graph is None:

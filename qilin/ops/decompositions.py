@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dispatch import user_location
+from ..errors import located
 from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
 
@@ -74,9 +74,7 @@ def _same_dtype(name: str, A, B) -> None:
 
 def _linalg_error(name: str, message: str, batch_index: int | None) -> LinAlgError:
     where = f"(Batch element {batch_index}): " if batch_index is not None else ""
-    error = LinAlgError(f"{name}: {where}{message} (at {user_location()})")
-    error._qilin_explained = True  # the dispatcher passes it on unchanged
-    return error
+    return located(LinAlgError(f"{name}: {where}{message}"))
 
 
 def _failing_element(probe, A) -> int | None:

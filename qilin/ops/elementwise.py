@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from ..errors import located
 from ..tensor import Tensor
 from . import special
 from .families import binary, define, unary
@@ -530,7 +531,9 @@ LOGICAL_XOR = _comparison("logical_xor", lambda xp, a, b: xp.logical_xor(a, b), 
 def _bitwise(name, kernel, c):
     def checked(xp, a, b):
         if not (_is_integral(a) and _is_integral(b)):
-            raise TypeError("expected integer or bool tensors, got a floating operand")
+            given = " and ".join(str(getattr(v, "dtype", type(v).__name__)) for v in (a, b))
+            # NotImplementedError, as torch: a RuntimeError that names the missing dtype support
+            raise NotImplementedError(f"expected integer or bool operands, got {given}")
         return kernel(xp, a, b)
 
     return binary(name, checked, differentiable=False, c=c)
@@ -874,6 +877,8 @@ def _require_floating(input, name: str) -> None:
 
 
 def clamp(input, min=None, max=None, *, out=None):
+    if min is None and max is None:
+        raise located(RuntimeError("clamp: At least one of 'min' or 'max' must not be None"))
     if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
         return _with_out(CLAMP(input, min=min, max=max), out)
     # Tensor bounds: as torch, a value equal to a bound keeps its gradient; a bound gets the

@@ -20,8 +20,9 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from ..errors import located, user_stacklevel
 from ..tensor import Tensor, _normalize_dim
-from .families import define, unbroadcast
+from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
 
 __all__ = [
@@ -68,15 +69,6 @@ class ReturnTypes(tuple):
     def __repr__(self) -> str:
         inner = ",\n".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
         return f"qilin.return_types.{self._name}(\n{inner})"
-
-
-def _located(error_type, message: str) -> Exception:
-    """An error raised from inside a kernel, already carrying the user's line."""
-    from ..dispatch import user_location
-
-    error = error_type(f"{message} (at {user_location()})")
-    error._qilin_explained = True
-    return error
 
 
 # ----- parsing a key -------------------------------------------------------------------------
@@ -139,7 +131,7 @@ def _classify_tensor(part: Tensor):
             "indexing with dtype qilin.uint8 is now deprecated, please use a dtype "
             "qilin.bool instead.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
         part, dtype = part.to(dtypes.bool), dtypes.bool
     if dtype is dtypes.bool:
@@ -153,12 +145,19 @@ def _classify_tensor(part: Tensor):
 
 def parse_key(shape: tuple, key, device):
     """(template, index tensors) for `tensor[key]` on a tensor of `shape` (torch's rules)."""
+    try:
+        return _parse_key(shape, key, device)
+    except (IndexError, TypeError, ValueError) as error:  # a bad key: point at the user's line
+        raise located(error) from None
+
+
+def _parse_key(shape: tuple, key, device):
     if isinstance(key, list) and _sequence_as_tuple(key):
         warnings.warn(
             "Using a non-tuple sequence for multidimensional indexing is deprecated; "
             "use x[tuple(seq)] instead of x[seq]",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         key = tuple(key)
     tokens = [_classify(part, device) for part in (key if isinstance(key, tuple) else (key,))]
@@ -293,9 +292,10 @@ def _check_values(array, size: int, axis: int, low: int | None = None) -> None:
     if array.size and (array.min() < low or array.max() >= size):
         flat = array.reshape(-1)
         bad = flat[(flat < low) | (flat >= size)][0]
-        raise _located(
-            IndexOutOfRange,
-            f"index {int(bad)} is out of bounds for dimension {axis} with size {size}",
+        raise located(
+            IndexOutOfRange(
+                f"index {int(bad)} is out of bounds for dimension {axis} with size {size}"
+            )
         )
 
 
@@ -402,9 +402,11 @@ def _index_put_meta(x, values, *indices, key, accumulate):
         if len(value_shape) > len(target) or any(
             v not in (1, t) and t != -1 for v, t in zip(value_shape[::-1], target[::-1])
         ):
-            raise RuntimeError(
-                f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
-                f"be broadcast to indexing result of shape {list(target)}"
+            raise located(  # also raised outside the dispatcher (setitem's direct write)
+                RuntimeError(
+                    f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
+                    f"be broadcast to indexing result of shape {list(target)}"
+                )
             )
     return Spec(x.shape, x.dtype)
 
@@ -487,7 +489,7 @@ def setitem(tensor: Tensor, key, value) -> None:
 # ----- gather / scatter ----------------------------------------------------------------------
 def _check_index_dtype(index, op: str) -> None:
     if index.dtype not in (dtypes.int64, dtypes.int32):
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype.name}")
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype.name}")
 
 
 def _gather_meta(x, index, dim):
@@ -766,11 +768,15 @@ def _along(dim: int) -> tuple:
 
 def _index_vector(index, op: str):
     if not isinstance(index, Tensor):
-        raise TypeError(f"{op}(): index must be a Tensor, got {type(index).__name__}")
+        raise located(TypeError(f"{op}(): index must be a Tensor, got {type(index).__name__}"))
     if index.ndim > 1:
-        raise IndexError(f"{op}(): Index is supposed to be a vector, got a {index.ndim}-D tensor")
+        raise located(
+            IndexError(f"{op}(): Index is supposed to be a vector, got a {index.ndim}-D tensor")
+        )
     if index.dtype not in (dtypes.int64, dtypes.int32):
-        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype.name}")
+        raise located(
+            RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype.name}")
+        )
     return index.reshape(-1)
 
 
@@ -890,25 +896,41 @@ def masked_fill(input, mask, value):
     from .elementwise import WHERE
 
     if mask.dtype is not dtypes.bool:
-        raise RuntimeError(
-            f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype.name}"
+        raise located(
+            RuntimeError(
+                "masked_fill_ only supports boolean masks, but got mask with dtype "
+                f"{mask.dtype.name}"
+            )
         )
     if isinstance(value, Tensor):
         if value.ndim:
-            raise RuntimeError(
-                f"masked_fill_ only supports a 0-dimensional value tensor, but got "
-                f"tensor with {value.ndim} dimension(s)."
+            raise located(
+                RuntimeError(
+                    f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                    f"tensor with {value.ndim} dimension(s)."
+                )
             )
         value = value.to(input.dtype)
     else:
         value = input.new_full((), value)
-    result = WHERE(mask, value, input)
-    if tuple(result.shape) != tuple(input.shape):
-        raise RuntimeError(
-            f"masked_fill: the mask of shape {list(mask.shape)} must broadcast to "
-            f"the input's shape {list(input.shape)}"
+    if mask._data.shape != input._data.shape:
+        _check_mask_broadcasts(tuple(mask.shape), tuple(input.shape))
+    return WHERE(mask, value, input)
+
+
+def _check_mask_broadcasts(mask_shape: tuple, shape: tuple) -> None:
+    """Name masked_fill (not the `where` it runs) when the mask does not fit the input."""
+    try:
+        broadcast = broadcast_shapes(mask_shape, shape, op="masked_fill")
+    except RuntimeError as error:
+        raise located(error) from None
+    if broadcast != shape:
+        raise located(
+            RuntimeError(
+                f"masked_fill: the mask of shape {list(mask_shape)} must broadcast to "
+                f"the input's shape {list(shape)}"
+            )
         )
-    return result
 
 
 def masked_select(input, mask):

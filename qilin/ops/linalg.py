@@ -6,6 +6,7 @@ the primitives in decompositions.py and the composites in qilin.linalg."""
 from __future__ import annotations
 
 from .. import dtypes
+from ..errors import located
 from ..tensor import Tensor
 from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
@@ -108,26 +109,34 @@ def matmul(input, other, *, out=None):
         return MATMUL(input, other)  # the common case: nothing to promote or check here
     for name, value in (("input", input), ("other", other)):
         if not isinstance(value, Tensor):
-            raise TypeError(
-                f"matmul(): argument '{name}' must be Tensor, not {type(value).__name__}"
+            raise located(
+                TypeError(f"matmul(): argument '{name}' must be Tensor, not {type(value).__name__}")
             )
         if value.ndim == 0:
-            raise RuntimeError(
-                f"both arguments to matmul need to be at least 1D, but they are "
-                f"{input.ndim}D and {other.ndim}D"
+            raise located(
+                RuntimeError(
+                    f"both arguments to matmul need to be at least 1D, but they are "
+                    f"{input.ndim}D and {other.ndim}D"
+                )
             )
     if input.ndim == 1 and other.ndim == 1:
         if input.shape[0] != other.shape[0]:
-            raise RuntimeError(
-                f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
-                f"[{other.shape[0]}] to have the same number of elements, but got "
-                f"{input.shape[0]} and {other.shape[0]} elements respectively"
+            raise located(
+                RuntimeError(
+                    f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                    f"[{other.shape[0]}] to have the same number of elements, but got "
+                    f"{input.shape[0]} and {other.shape[0]} elements respectively"
+                )
             )
+    _check_inner_sizes("matmul", input, other)
     a = input.unsqueeze(0) if input.ndim == 1 else input
     b = other.unsqueeze(-1) if other.ndim == 1 else other
     if a.dtype is not b.dtype:
-        raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {a.dtype.name} != {b.dtype.name}"
+        raise located(
+            RuntimeError(
+                "expected m1 and m2 to have the same dtype, but got: "
+                f"{a.dtype.name} != {b.dtype.name}"
+            )
         )
     result = MATMUL(a, b)
     if input.ndim == 1:
@@ -141,15 +150,30 @@ def matmul(input, other, *, out=None):
 
 def _require_dims(name, value, ndim, argument):
     if value.ndim != ndim:
-        raise RuntimeError(
-            f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D "
-            f"tensor of shape {list(value.shape)}"
+        raise located(
+            RuntimeError(
+                f"{name}: {argument} must be a {ndim}D tensor, got a {value.ndim}D "
+                f"tensor of shape {list(value.shape)}"
+            )
+        )
+
+
+def _check_inner_sizes(name, input, other):
+    """The user's own shapes in the message (matmul's primitive sees 1-D operands as 2-D)."""
+    inner = other.shape[0] if other.ndim == 1 else other.shape[-2]
+    if input.shape[-1] != inner:
+        raise located(
+            RuntimeError(
+                f"{name}: shapes {tuple(input.shape)} and {tuple(other.shape)} cannot be "
+                f"multiplied: the inner sizes {input.shape[-1]} and {inner} differ"
+            )
         )
 
 
 def mm(input, mat2):
     _require_dims("mm", input, 2, "self")
     _require_dims("mm", mat2, 2, "mat2")
+    _check_inner_sizes("mm", input, mat2)
     return matmul(input, mat2)
 
 
@@ -157,13 +181,20 @@ def bmm(input, mat2):
     _require_dims("bmm", input, 3, "batch1")
     _require_dims("bmm", mat2, 3, "batch2")
     if input.shape[0] != mat2.shape[0]:
-        raise RuntimeError(f"bmm: batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
+        raise located(
+            RuntimeError(
+                f"bmm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} cannot be multiplied: "
+                f"the batch sizes {input.shape[0]} and {mat2.shape[0]} differ"
+            )
+        )
+    _check_inner_sizes("bmm", input, mat2)
     return matmul(input, mat2)
 
 
 def mv(input, vec):
     _require_dims("mv", input, 2, "input")
     _require_dims("mv", vec, 1, "vec")
+    _check_inner_sizes("mv", input, vec)
     return matmul(input, vec)
 
 
@@ -171,9 +202,11 @@ def dot(input, other):
     _require_dims("dot", input, 1, "input")
     _require_dims("dot", other, 1, "other")
     if input.dtype is not other.dtype:
-        raise RuntimeError(
-            f"dot : expected both vectors to have same dtype, but found "
-            f"{input.dtype.name} and {other.dtype.name}"
+        raise located(
+            RuntimeError(
+                f"dot : expected both vectors to have same dtype, but found "
+                f"{input.dtype.name} and {other.dtype.name}"
+            )
         )
     return matmul(input, other)
 
@@ -188,6 +221,11 @@ def inner(input, other):
 
 
 def outer(input, vec2):
+    for name, value in (("self", input), ("vec2", vec2)):
+        if value.ndim != 1:
+            raise located(
+                RuntimeError(f"outer: Expected 1-D argument {name}, but got {value.ndim}-D")
+            )
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
 
 

@@ -91,9 +91,7 @@ def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
             RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
         )
     if any(s < -1 for s in shape):
-        raise located(
-            RuntimeError(f"{op}: invalid shape dimension {min(shape)} in {list(shape)}")
-        )
+        raise located(RuntimeError(f"{op}: invalid shape dimension {min(shape)} in {list(shape)}"))
     known = math.prod(s for s in shape if s != -1)
     if unknown and known == 0:
         raise located(
@@ -759,8 +757,7 @@ def _require_tensor(value, index: int) -> Tensor:
     if not isinstance(value, Tensor):
         raise located(
             TypeError(
-                f"expected Tensor as element {index} in argument 0, but got "
-                f"{type(value).__name__}"
+                f"expected Tensor as element {index} in argument 0, but got {type(value).__name__}"
             )
         )
     return value

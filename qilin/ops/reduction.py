@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy as np
 
 from .. import dtypes
+from ..errors import located
 from ..tensor import Tensor, _normalize_dim
 from .families import define, reduced_shape, reduction, restore_reduced
 from .registry import Spec
@@ -55,9 +57,22 @@ def normalize_dims(dim, ndim: int, op: str = "") -> tuple | None:
     if isinstance(dim, (int, np.integer)):
         axes = (_normalize_dim(int(dim), ndim, op),)
     else:
-        axes = tuple(sorted({_normalize_dim(int(d), ndim, op) for d in dim}))
-        if len(axes) != len(tuple(dim)):
-            raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+        try:
+            listed = [_normalize_dim(operator.index(d), ndim, op) for d in dim]
+        except TypeError:
+            raise located(
+                TypeError(
+                    f"{op}(): argument 'dim' must be an int, a tuple of ints or None, got {dim!r}"
+                )
+            ) from None
+        axes = tuple(sorted(set(listed)))
+        if len(axes) != len(listed):
+            repeated = next(d for d in listed if listed.count(d) > 1)
+            raise located(
+                RuntimeError(
+                    f"{op}: dim {repeated} appears multiple times in the list of dims {list(dim)}"
+                )
+            )
     return axes if axes and ndim else None
 
 
