@@ -9,7 +9,6 @@ for an eager check. This path is measured (benchmarks/eager_overhead.py): keep i
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
@@ -18,9 +17,10 @@ from .autograd import grad_mode, views
 from .autograd.graph import Node, edge_of, set_history
 from .device import CPU
 from .dtypes import FLOATING_NUMPY
+from .errors import located, user_location
 from .tensor import Tensor, _wrap
 
-__all__ = ["apply", "apply_inplace", "inplace", "user_location", "explain_failure"]
+__all__ = ["apply", "apply_inplace", "inplace", "write_out", "user_location", "explain_failure"]
 
 _ndarray = np.ndarray
 _grad_state = grad_mode.state
@@ -42,9 +42,9 @@ def apply(op, args: tuple, attrs: dict):
         else:
             arrays.append(value)
     xp = np if device is CPU else device.backend.xp
-    if op.eager_check:
-        _check(op, args, attrs)
     try:
+        if op.eager_check:
+            _check(op, args, attrs)
         out = op.kernel(xp, *arrays, **attrs)
     except Exception as error:
         raise explain_failure(op, args, attrs, error) from error
@@ -208,6 +208,38 @@ def _snapshot_overwritten(node, target: Tensor) -> None:
         node._inputs, node._versions = tuple(inputs), tuple(versions)
 
 
+def write_out(result: Tensor, out: Tensor | None) -> Tensor:
+    """torch's `out=` argument: the result is copied into `out`, which is resized (with torch's
+    warning if it held elements) when its shape differs."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise located(TypeError(f"out= expects a Tensor, got {type(out).__name__}"))
+    if result._data.dtype != out._data.dtype and not dtypes.can_cast(result.dtype, out.dtype):
+        raise located(
+            RuntimeError(
+                f"result type {result.dtype.name} can't be cast to the desired output type "
+                f"{out.dtype.name}"
+            )
+        )
+    if out._data.shape != result._data.shape:
+        if out._data.size:
+            import warnings
+
+            from .errors import user_stacklevel
+
+            warnings.warn(
+                f"An output with one or more elements was resized since it had shape "
+                f"{list(out.shape)}, which does not match the required output shape "
+                f"{list(result.shape)}.",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+        out._data = out._device.backend.xp.empty(result._data.shape, out._data.dtype)
+    write_into(out, result._data)
+    return out
+
+
 def write_into(target: Tensor, data) -> None:
     """Copy `data` into `target`'s memory and bump its version."""
     try:
@@ -239,35 +271,18 @@ def explain_failure(op, args: tuple, attrs: dict, error: Exception) -> Exception
         return error
     try:
         _check(op, args, attrs)
-    except (RuntimeError, ValueError, TypeError, IndexError) as meta_error:
-        explained = meta_error
-    else:
-        kind = (
-            type(error)
-            if isinstance(error, (RuntimeError, ValueError, TypeError, IndexError))
-            else RuntimeError
-        )
-        explained = kind(f"{op.name}: {error}")
-    message = (
-        f"{explained} (at {user_location()})" if "(at " not in str(explained) else str(explained)
-    )
-    result = type(explained)(message)
-    result._qilin_explained = True
-    return result
+    except _USER_ERRORS as meta_error:
+        return located(meta_error)
+    # The meta rule accepted the inputs: keep the kernel's message and its type when that is
+    # ours or built in (NumPy's own exception classes cannot be rebuilt from a message).
+    kind = type(error)
+    ours = kind.__module__ == "builtins" or kind.__module__.startswith("qilin")
+    if not (ours and issubclass(kind, _USER_ERRORS)):
+        kind = next((k for k in _USER_ERRORS if isinstance(error, k)), RuntimeError)
+    return located(kind(f"{op.name}: {error}"))
 
 
-def user_location() -> str:
-    """'file.py:12: code' for the innermost frame outside qilin — where the user called us."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    import linecache
-
-    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-    location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
-    return f"{location}: {line}" if line else location
+_USER_ERRORS = (IndexError, TypeError, ValueError, RuntimeError)
 
 
 def _common_device(op, args: tuple):

@@ -12,15 +12,16 @@ that the dispatcher passes it on unchanged when it comes out of a kernel.
 
 from __future__ import annotations
 
+import linecache
 import os
 import re
 import sys
 
-__all__ = ["located", "has_location", "user_stacklevel"]
+__all__ = ["located", "has_location", "user_location", "user_stacklevel"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
-# " (at file.py:12: code)" or " (at <unknown>)" closing a message (see dispatch.user_location).
+# " (at file.py:12: code)" or " (at <unknown>)" closing a message (see user_location).
 _LOCATION = re.compile(r" \(at (?:<unknown>|[^\n]*:\d+(?:: [^\n]*)?)\)\Z")
 
 
@@ -33,8 +34,6 @@ def located(error: BaseException) -> BaseException:
     if not getattr(error, "_qilin_explained", False):
         message = str(error)
         if not has_location(message):
-            from .dispatch import user_location  # the dispatcher imports tensor.py, which uses us
-
             error.args = (f"{message} (at {user_location()})",)
         error._qilin_explained = True  # the dispatcher's explain_failure passes it on as is
     return error
@@ -46,3 +45,15 @@ def user_stacklevel() -> int:
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def user_location() -> str:
+    """'file.py:12: code' for the innermost frame outside qilin — where the user called us."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return f"{location}: {line}" if line else location

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import dtypes
 from .device import Device
+from .dispatch import write_out
 from .ops.creation import finish, size_from_args
 from .tensor import Tensor, _wrap
 
@@ -243,7 +244,7 @@ def rand(
     shape = size_from_args(size, kwargs.pop("size", None), "rand")
     dtype = _float_dtype(dtype, "rand")
     values = numpy_generator(generator).random(shape, dtype=_work_dtype(dtype))
-    return _output(finish(_below_one(values, dtype), dtype, device, requires_grad), out)
+    return write_out(finish(_below_one(values, dtype), dtype, device, requires_grad), out)
 
 
 def randn(
@@ -261,11 +262,7 @@ def randn(
     shape = size_from_args(size, kwargs.pop("size", None), "randn")
     dtype = _float_dtype(dtype, "randn")
     values = numpy_generator(generator).standard_normal(shape, dtype=_work_dtype(dtype))
-    return _output(finish(values, dtype, device, requires_grad), out)
-
-
-def _output(result: Tensor, out) -> Tensor:
-    return result if out is None else out.copy_(result)
+    return write_out(finish(values, dtype, device, requires_grad), out)
 
 
 def _like_options(input: Tensor, dtype, device) -> tuple:
@@ -352,7 +349,7 @@ def randint(
     shape = _size_tuple(size, "randint")
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
     values = _integers(generator, low, high, shape)
-    return _output(finish(values, dtype, device, requires_grad), out)
+    return write_out(finish(values, dtype, device, requires_grad), out)
 
 
 def randint_like(
@@ -399,7 +396,7 @@ def randperm(
         raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
     values = numpy_generator(generator).permutation(n).astype(np.int64)
-    return _output(finish(values, dtype, device, requires_grad), out)
+    return write_out(finish(values, dtype, device, requires_grad), out)
 
 
 def _host_float(value, name: str):
@@ -446,7 +443,7 @@ def normal(
         raise RuntimeError(f"normal expects std >= 0.0, but found std {shown:g}")
     noise = numpy_generator(generator).standard_normal(shape, dtype=_work_dtype(result_dtype))
     values = noise * std_values + mean_values
-    return _output(finish(np.asarray(values), result_dtype, device, requires_grad), out)
+    return write_out(finish(np.asarray(values), result_dtype, device, requires_grad), out)
 
 
 def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
@@ -457,7 +454,7 @@ def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
         probability = p.detach()._host() if isinstance(p, Tensor) else float(p)
     _check_probability(probability, "bernoulli")
     draws = numpy_generator(generator).random(tuple(input.shape)) < probability
-    return _output(finish(draws, input.dtype, input.device, False), out)
+    return write_out(finish(draws, input.dtype, input.device, False), out)
 
 
 def _check_probability(probability, name: str) -> None:
@@ -499,7 +496,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         keys = rows / rng.standard_exponential(rows.shape)
         samples = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
     result = samples.reshape(weights.shape[:-1] + (num_samples,))
-    return _output(finish(result.astype(np.int64), dtypes.int64, input.device, False), out)
+    return write_out(finish(result.astype(np.int64), dtypes.int64, input.device, False), out)
 
 
 def _check_weights(rows: np.ndarray, num_samples: int, replacement: bool) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..device import CPU, resolve
+from ..dispatch import write_out
 from ..tensor import Size, Tensor, _wrap
 
 __all__ = [
@@ -91,20 +92,6 @@ def finish(array: np.ndarray, dtype: dtypes.DType, device, requires_grad: bool) 
 
 def _dtype_or_default(dtype) -> dtypes.DType:
     return dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
-
-
-def _write_out(result: Tensor, out: Tensor | None) -> Tensor:
-    """Support for `out=`: the result is written into `out`, which must have its shape."""
-    if out is None:
-        return result
-    if not isinstance(out, Tensor):
-        raise TypeError(f"out= expects a Tensor, got {type(out).__name__}")
-    if tuple(out.shape) != tuple(result.shape):
-        raise RuntimeError(
-            f"out= has shape {list(out.shape)} but the result has shape "
-            f"{list(result.shape)}; qilin does not resize out= tensors"
-        )
-    return out.copy_(result)
 
 
 # ----- tensor(): nested Python data -> array --------------------------------------------------
@@ -338,7 +325,7 @@ def zeros(
 ) -> Tensor:
     shape = size_from_args(size, kwargs.pop("size", None), "zeros")
     _no_extra(kwargs, "zeros")
-    return _write_out(_filled(shape, 0, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(_filled(shape, 0, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def ones(
@@ -353,7 +340,7 @@ def ones(
 ) -> Tensor:
     shape = size_from_args(size, kwargs.pop("size", None), "ones")
     _no_extra(kwargs, "ones")
-    return _write_out(_filled(shape, 1, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(_filled(shape, 1, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def empty(
@@ -369,7 +356,7 @@ def empty(
 ) -> Tensor:
     shape = size_from_args(size, kwargs.pop("size", None), "empty")
     _no_extra(kwargs, "empty")
-    return _write_out(_filled(shape, None, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(_filled(shape, None, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def _no_extra(kwargs: dict, name: str) -> None:
@@ -416,7 +403,7 @@ def full(
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     shape = size_from_args((size,), None, "full")
-    return _write_out(_filled(shape, fill_value, dtype, device, requires_grad), out)
+    return write_out(_filled(shape, fill_value, dtype, device, requires_grad), out)
 
 
 def _like(input: Tensor, dtype, device):
@@ -511,7 +498,7 @@ def arange(
         array = start + np.arange(count, dtype=np.float64) * step
     else:
         array = start + np.arange(count, dtype=np.int64) * step
-    return _write_out(finish(array, dtype, device, requires_grad), out)
+    return write_out(finish(array, dtype, device, requires_grad), out)
 
 
 def range(
@@ -545,7 +532,7 @@ def range(
         )
     count = int(math.floor((end - start) / step)) + 1
     array = start + np.arange(count, dtype=np.float64) * step
-    return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def _steps(steps, name: str) -> int:
@@ -573,7 +560,7 @@ def linspace(
     """`steps` values evenly spaced from `start` to `end`, both included."""
     start, end = _number(start, "linspace"), _number(end, "linspace")
     array = _symmetric_linspace(float(start), float(end), _steps(steps, "linspace"))
-    return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def logspace(
@@ -592,7 +579,7 @@ def logspace(
     start, end = _number(start, "logspace"), _number(end, "logspace")
     exponents = _symmetric_linspace(float(start), float(end), _steps(steps, "logspace"))
     array = np.power(float(base), exponents)
-    return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def eye(
@@ -603,7 +590,7 @@ def eye(
         if value is not None and value < 0:
             raise RuntimeError(f"eye(): {name} must be greater or equal to 0, got {value}")
     array = np.eye(int(n), int(m) if m is not None else int(n), dtype=np.float64)
-    return _write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
+    return write_out(finish(array, _dtype_or_default(dtype), device, requires_grad), out)
 
 
 def _triangle_indices(row: int, col: int, offset: int, lower: bool, dtype, device) -> Tensor:

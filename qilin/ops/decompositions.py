@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dispatch import write_out
 from ..errors import located
 from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
@@ -555,7 +556,7 @@ def _return(name, **fields):
 
 def inv(A, *, out=None):
     """The inverse of each square matrix in A (*, n, n)."""
-    return _with_out(INV(A), out)
+    return write_out(INV(A), out)
 
 
 def _is_vector_rhs(A, B) -> bool:
@@ -572,11 +573,11 @@ def solve(A, B, *, left=True, out=None):
         result = SOLVE(A, B)
     else:
         result = SOLVE(A.mT, B.mT).mT
-    return _with_out(result.squeeze(-1) if vector else result, out)
+    return write_out(result.squeeze(-1) if vector else result, out)
 
 
 def det(A, *, out=None):
-    return _with_out(DET(A), out)
+    return write_out(DET(A), out)
 
 
 def slogdet(A, *, out=None):
@@ -587,7 +588,7 @@ def slogdet(A, *, out=None):
 def cholesky(A, *, upper=False, out=None):
     """L (lower) with A = L L^T, or U = L^T when upper=True."""
     L = CHOLESKY(A)
-    return _with_out(L.mT if upper else L, out)
+    return write_out(L.mT if upper else L, out)
 
 
 def qr(A, mode="reduced", *, out=None):
@@ -601,7 +602,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
 
 
 def svdvals(A, *, driver=None, out=None):
-    return _with_out(SVDVALS(A), out)
+    return write_out(SVDVALS(A), out)
 
 
 def eigh(A, UPLO="L", *, out=None):
@@ -610,10 +611,5 @@ def eigh(A, UPLO="L", *, out=None):
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
-    return _with_out(EIGVALSH(A, UPLO=UPLO), out)
+    return write_out(EIGVALSH(A, UPLO=UPLO), out)
 
-
-def _with_out(result, out):
-    from .elementwise import _with_out as write
-
-    return write(result, out)

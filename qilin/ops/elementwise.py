@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from ..dispatch import write_out
 from ..errors import located
 from ..tensor import Tensor
 from . import special
@@ -711,15 +712,15 @@ def _scaled(input, other, alpha):
 
 
 def add(input, other, *, alpha=1, out=None):
-    return _with_out(ADD(input, _scaled(input, other, alpha)), out)
+    return write_out(ADD(input, _scaled(input, other, alpha)), out)
 
 
 def sub(input, other, *, alpha=1, out=None):
-    return _with_out(SUB(input, _scaled(input, other, alpha)), out)
+    return write_out(SUB(input, _scaled(input, other, alpha)), out)
 
 
 def mul(input, other, *, out=None):
-    return _with_out(MUL(input, other), out)
+    return write_out(MUL(input, other), out)
 
 
 def div(input, other, *, rounding_mode=None, out=None):
@@ -738,16 +739,16 @@ def div(input, other, *, rounding_mode=None, out=None):
         # Exact for integers of any size (a float quotient would round large int64 values):
         # input - fmod(input, other) is a multiple of other, so floor division is exact.
         result = FLOOR_DIVIDE(SUB(input, FMOD(input, other)), other)
-    return _with_out(result, out)
+    return write_out(result, out)
 
 
 def pow(input, exponent, *, out=None):
-    return _with_out(POW(input, exponent), out)
+    return write_out(POW(input, exponent), out)
 
 
 def float_power(input, exponent, *, out=None):
     """pow computed in float64 whatever the input dtypes, as torch.float_power."""
-    return _with_out(POW(_as_double(input), _as_double(exponent)), out)
+    return write_out(POW(_as_double(input), _as_double(exponent)), out)
 
 
 def _as_double(value):
@@ -880,7 +881,7 @@ def clamp(input, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise located(RuntimeError("clamp: At least one of 'min' or 'max' must not be None"))
     if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
-        return _with_out(CLAMP(input, min=min, max=max), out)
+        return write_out(CLAMP(input, min=min, max=max), out)
     # Tensor bounds: as torch, a value equal to a bound keeps its gradient; a bound gets the
     # gradient where it replaced the value. NaN inputs stay NaN (comparisons are False).
     result = input
@@ -888,7 +889,7 @@ def clamp(input, min=None, max=None, *, out=None):
         result = WHERE(LT(input, min), min, result)
     if max is not None:
         result = WHERE(GT(result, max), max, result)
-    return _with_out(result, out)
+    return write_out(result, out)
 
 
 def clamp_min(input, min):
@@ -975,18 +976,6 @@ def rad2deg(input):
 
 def relu(input):
     return RELU(input)
-
-
-def _with_out(result, out):
-    """Honour torch's `out=` argument by copying into the given tensor."""
-    if out is None:
-        return result
-    from ..dispatch import write_into
-
-    if tuple(out.shape) != tuple(result.shape):
-        out._data = out._device.backend.xp.empty(result._data.shape, out._data.dtype)
-    write_into(out, result._data)
-    return out
 
 
 exp2, expm1, log2, log10, log1p = EXP2, EXPM1, LOG2, LOG10, LOG1P

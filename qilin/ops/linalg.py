@@ -6,6 +6,7 @@ the primitives in decompositions.py and the composites in qilin.linalg."""
 from __future__ import annotations
 
 from .. import dtypes
+from ..dispatch import write_out
 from ..errors import located
 from ..tensor import Tensor
 from .families import broadcast_shapes, define, unbroadcast
@@ -143,9 +144,7 @@ def matmul(input, other, *, out=None):
         result = result.squeeze(-2)
     if other.ndim == 1:
         result = result.squeeze(-1)
-    from .elementwise import _with_out
-
-    return _with_out(result, out)
+    return write_out(result, out)
 
 
 def _require_dims(name, value, ndim, argument):

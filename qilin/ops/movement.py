@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..dispatch import write_out
 from ..errors import located
 from ..tensor import Tensor, _normalize_dim
 from .families import broadcast_shapes, define
@@ -726,9 +727,7 @@ def cat(tensors, dim=0, *, out=None):
     dim = _normalize_dim(dim, nonempty[0].ndim, "cat")
     if len(nonempty) == 1:
         return nonempty[0].clone()
-    from .elementwise import _with_out
-
-    return _with_out(CAT(*nonempty, dim=dim), out)
+    return write_out(CAT(*nonempty, dim=dim), out)
 
 
 concat = concatenate = cat
@@ -748,9 +747,7 @@ def stack(tensors, dim=0, *, out=None):
                 )
             )
     dim = _normalize_dim(dim, len(shape) + 1, "stack")
-    from .elementwise import _with_out
-
-    return _with_out(CAT(*(unsqueeze(t, dim) for t in tensors), dim=dim), out)
+    return write_out(CAT(*(unsqueeze(t, dim) for t in tensors), dim=dim), out)
 
 
 def _require_tensor(value, index: int) -> Tensor:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from types import MethodType
 from typing import NamedTuple
 
-from ..errors import located
-
 __all__ = ["Op", "Spec", "OPS", "register", "get"]
 
 
@@ -73,9 +71,7 @@ class Op:
         if differentiable and vjp is None:
             raise ValueError(f"op '{name}': a differentiable op needs a vjp rule")
         self.name = name
-        # (*Spec-or-scalar, **attrs) -> Spec | tuple[Spec, ...]; a meta rule that the dispatcher
-        # runs before the kernel reports the user's line itself.
-        self.meta = _reporting_location(meta) if eager_check else meta
+        self.meta = meta  # (*Spec-or-scalar, **attrs) -> Spec | tuple[Spec, ...]
         self.kernel = kernel  # (xp, *arrays-or-scalars, **attrs) -> array | tuple[array, ...]
         self.vjp = vjp if differentiable else None  # (node, grad) -> tuple of input grads
         self.family = family
@@ -99,16 +95,6 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.family})>"
-
-
-def _reporting_location(meta: Callable) -> Callable:
-    def checked(*args, **attrs):
-        try:
-            return meta(*args, **attrs)
-        except (RuntimeError, ValueError, TypeError, IndexError) as error:
-            raise located(error) from None
-
-    return checked
 
 
 def register(op: Op) -> Op:
