@@ -62,23 +62,32 @@ def apply(op, args: tuple, attrs: dict):
     if _verify:
         verify_meta(op, args, attrs, outputs)
     if op.view:
-        base = args[0]
-        counter = base._shared_version_counter()
-        root = base._base if base._base is not None else base
-        # How to re-make this view from its root: in-place writes through it need it (views.py).
-        chain = () if base._base is None else getattr(base, "_view", None)
-        chain = chain[0] if chain else chain
-        for index, tensor in enumerate(outputs):
-            tensor._version_counter = counter
-            tensor._base = root
-            if chain is not None:
-                tensor._view = (
-                    chain + ((op, args[1:], attrs, None if op.num_outputs == 1 else index),),
-                    counter[0],
-                )
+        _link_views(op, args, attrs, outputs)
     if needs_grad and _grad_state.enabled and op.vjp is not None:
         _record(op, args, attrs, outputs, device)
     return result
+
+
+def _link_views(op, args: tuple, attrs: dict, outputs: tuple) -> None:
+    """Views share their base's memory, version counter and root; each also keeps the chain of
+    view ops that re-makes it from the root (in-place writes through it need it: views.py)."""
+    base = args[0]
+    counter = base._version_counter
+    if counter is None:
+        counter = base._version_counter = [0]
+    root = base._base
+    if root is None:
+        root, chain = base, ()
+    else:
+        chain = base._view
+        chain = chain[0] if chain else None
+    single = op.num_outputs == 1
+    for index, tensor in enumerate(outputs):
+        tensor._version_counter = counter
+        tensor._base = root
+        if chain is not None:
+            step = (op, args[1:], attrs, None if single else index)
+            tensor._view = (chain + (step,), counter[0])
 
 
 def set_verify(enabled: bool) -> None:
