@@ -51,6 +51,7 @@ from .ops.linalg import *
 from .ops.movement import *
 from .ops.movement import channels_last, contiguous_format, memory_format, preserve_format
 from .ops.reduction import *
+from .ops.softmax import *
 from .ops.sorting import *
 from .printing import set_printoptions
 from .random import (

@@ -15,7 +15,17 @@ from . import dtypes
 from . import random as _random
 from .device import Device, resolve
 from .dispatch import apply, inplace, write_into
-from .ops import composite, creation, elementwise, indexing, linalg, movement, reduction, sorting
+from .ops import (
+    composite,
+    creation,
+    elementwise,
+    indexing,
+    linalg,
+    movement,
+    reduction,
+    softmax,
+    sorting,
+)
 from .ops.movement import CAST
 from .tensor import Tensor, _wrap
 
@@ -48,6 +58,7 @@ _SAME_NAME = {
     linalg: [n for n in linalg.__all__ if n not in ("einsum", "chain_matmul")],
     sorting: sorting.__all__,
     composite: composite.__all__,
+    softmax: softmax.__all__,
 }
 
 # In-place variants `x.add_(y)`: computed out of place, written into x's memory.

@@ -232,7 +232,7 @@ def _keys(draw, shape, mixed: bool):
             parts.append(None)
     if draw(st.booleans()):
         parts.insert(draw(st.integers(0, len(parts))), Ellipsis)
-    has_arrays = any(isinstance(p, list) and p != [] for p in parts)
+    has_arrays = any(isinstance(p, list) for p in parts)  # [] is an index list too
     if not mixed and has_arrays:
         parts = [
             slice(None) if isinstance(p, int) and not isinstance(p, bool) else p for p in parts

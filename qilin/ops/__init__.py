@@ -12,6 +12,7 @@ from . import (
     linalg,
     movement,
     reduction,
+    softmax,
     sorting,
 )
 from .registry import OPS, Op, Spec, get
@@ -29,5 +30,6 @@ __all__ = [
     "linalg",
     "movement",
     "reduction",
+    "softmax",
     "sorting",
 ]
