@@ -16,7 +16,7 @@ import numpy as np
 from . import dtypes
 from .device import Device
 from .dispatch import write_out
-from .ops.creation import finish, size_from_args
+from .ops.creation import factory_size, finish, size_from_args
 from .tensor import Tensor, _wrap
 
 __all__ = [
@@ -241,7 +241,7 @@ def rand(
     **kwargs,
 ) -> Tensor:
     """Uniform samples on [0, 1)."""
-    shape = size_from_args(size, kwargs.pop("size", None), "rand")
+    shape = factory_size(size, kwargs, "rand")
     dtype = _float_dtype(dtype, "rand")
     values = numpy_generator(generator).random(shape, dtype=_work_dtype(dtype))
     return write_out(finish(_below_one(values, dtype), dtype, device, requires_grad), out)
@@ -259,7 +259,7 @@ def randn(
     **kwargs,
 ) -> Tensor:
     """Standard normal samples."""
-    shape = size_from_args(size, kwargs.pop("size", None), "randn")
+    shape = factory_size(size, kwargs, "randn")
     dtype = _float_dtype(dtype, "randn")
     values = numpy_generator(generator).standard_normal(shape, dtype=_work_dtype(dtype))
     return write_out(finish(values, dtype, device, requires_grad), out)

@@ -459,3 +459,10 @@ def test_rand_like_randint_like_follow_input():
     assert qilin.rand_like(base).dtype is qilin.float64
     values = qilin.randint_like(base, 2, 6).numpy()
     assert values.min() >= 2 and values.max() <= 5 and values.dtype == np.float64
+
+
+@pytest.mark.parametrize("factory", [qilin.rand, qilin.randn, qilin.zeros, qilin.ones, qilin.empty])
+def test_factories_reject_unknown_keywords(factory):
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['foo'\\]"):
+        factory(2, foo=3)
+    assert tuple(factory(size=(2, 3)).shape) == (2, 3)

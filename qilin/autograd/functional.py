@@ -39,23 +39,41 @@ def _call(func, inputs: tuple, function: str) -> tuple[bool, tuple]:
     return _as_tuple(outputs, "outputs of the user-provided function", function)
 
 
-def _grad(outputs: tuple, inputs: tuple, grad_outputs: tuple, create_graph: bool) -> tuple:
-    """Like autograd.grad, but outputs that do not depend on anything contribute zeros."""
+def _grad(
+    outputs: tuple, inputs: tuple, grad_outputs: tuple, create_graph: bool, strict: bool = False
+) -> tuple:
+    """Like autograd.grad, but outputs and inputs that are not connected contribute zeros;
+    with `strict`, either is an error instead (torch's strict mode)."""
     from ..ops.creation import zeros_like
     from . import grad
 
+    if strict:
+        for index, output in enumerate(outputs):
+            if not output.requires_grad:
+                raise RuntimeError(
+                    f"Output {index} of the user-provided function does not require gradients. "
+                    "The outputs must be computed in a differentiable manner from the input "
+                    "when running in strict mode."
+                )
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if not pairs:
         return tuple(zeros_like(i) for i in inputs)
-    return grad(
+    grads = grad(
         [o for o, _ in pairs],
         inputs,
         [g for _, g in pairs],
         retain_graph=True,
         create_graph=create_graph,
         allow_unused=True,
-        materialize_grads=True,
+        materialize_grads=not strict,
     )
+    for index, value in enumerate(grads):
+        if value is None:
+            raise RuntimeError(
+                f"The output of the user-provided function is independent of input {index}. "
+                "This is not allowed in strict mode."
+            )
+    return grads
 
 
 def _check_vectors(vectors: tuple, against: tuple, what: str) -> None:
@@ -97,7 +115,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     else:
         vectors = _as_tuple(v, "v", "vjp")[1]
         _check_vectors(vectors, outputs, "outputs")
-    grads = _grad(outputs, inputs, vectors, create_graph)
+    grads = _grad(outputs, inputs, vectors, create_graph, strict)
     return (
         _unpack(single_out, _finish(outputs, create_graph)),
         _unpack(single_in, _finish(grads, create_graph)),
@@ -123,7 +141,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     single_out, outputs = _call(func, inputs, "jvp")
     # u^T J as a function of the dummy cotangents u; its vjp with the tangents is J v.
     dummies = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
-    grads = _grad(outputs, inputs, dummies, True)
+    grads = _grad(outputs, inputs, dummies, True, strict)
     products = _grad(grads, dummies, tangents, create_graph)
     return (
         _unpack(single_out, _finish(outputs, create_graph)),
@@ -149,8 +167,8 @@ def jacobian(
         rows = [[] for _ in inputs]
         for k in range(flat.numel()):
             grads = (
-                _grad((flat[k],), inputs, (None,), create_graph)
-                if output.requires_grad
+                _grad((flat[k],), inputs, (None,), create_graph, strict)
+                if output.requires_grad or strict
                 else _grad((), inputs, (), create_graph)
             )
             for i, g in enumerate(grads):
@@ -187,12 +205,12 @@ def hessian(
                 f"a single element, but it returned shape "
                 f"{list(outputs[0].shape)}."
             )
-        return _unpack(single_in, _grad(outputs, args, (None,), True))
+        return _unpack(single_in, _grad(outputs, args, (None,), True, strict))
 
-    return jacobian(gradient, _unpack(single_in, inputs), create_graph=create_graph)
+    return jacobian(gradient, _unpack(single_in, inputs), create_graph, strict)
 
 
-def _second_order(func, inputs, v, create_graph: bool, function: str, transpose: bool):
+def _second_order(func, inputs, v, create_graph: bool, strict: bool, function: str, transpose):
     single_in, inputs = _as_tuple(inputs, "inputs", function)
     inputs = _leaves(inputs)
     single_out, outputs = _call(func, inputs, function)
@@ -212,7 +230,7 @@ def _second_order(func, inputs, v, create_graph: bool, function: str, transpose:
     else:
         vectors = _as_tuple(v, "v", function)[1]
         _check_vectors(vectors, inputs, "inputs")
-    grads = _grad(outputs, inputs, (None,), True)
+    grads = _grad(outputs, inputs, (None,), True, strict)
     if transpose:  # v^T H: the vjp of the gradient
         result = _grad(grads, inputs, vectors, create_graph)
     else:  # H v: the jvp of the gradient, as the vjp of a vjp (equal for a symmetric H)
@@ -226,9 +244,9 @@ def _second_order(func, inputs, v, create_graph: bool, function: str, transpose:
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H) for a scalar function."""
-    return _second_order(func, inputs, v, create_graph, "vhp", transpose=True)
+    return _second_order(func, inputs, v, create_graph, strict, "vhp", transpose=True)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), H v) for a scalar function."""
-    return _second_order(func, inputs, v, create_graph, "hvp", transpose=False)
+    return _second_order(func, inputs, v, create_graph, strict, "hvp", transpose=False)

@@ -214,11 +214,18 @@ class Node(_HookMixin):
             incoming = tuple(
                 g if g is not None else _zeros(meta[i], self._device) for i, g in enumerate(grads)
             )
-        with grad_mode.set_grad_enabled(create_graph):
+        # Record the vjp's own ops only for create_graph (saved and restored by hand: this runs
+        # once per node, and a context-manager object per node is measurable).
+        state = grad_mode.state
+        enabled = state.enabled
+        state.enabled = create_graph
+        try:
             result = self.op.vjp(self, incoming)
             if not isinstance(result, tuple):
                 result = (result,)
-            return tuple(self._conform(i, g) for i, g in enumerate(result))
+            return tuple([self._conform(i, g) for i, g in enumerate(result)])
+        finally:
+            state.enabled = enabled
 
     def _conform(self, index: int, grad):
         """Give an input's grad the input's dtype; a wrong shape is a bug in a vjp rule."""
@@ -328,10 +335,7 @@ def edge_of(tensor: Tensor):
         refresh(tensor)  # its root may have been written in place since it was made
     if tensor._node is not None:
         return (tensor._node, tensor._out_index)
-    found = tensor._accumulator
-    if found is None:
-        found = tensor._accumulator = AccumulateGrad(tensor)
-    return (found, 0)
+    return (accumulator_of(tensor), 0)
 
 
 def run_backward(

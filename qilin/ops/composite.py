@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import located
 from .elementwise import EQ, LOG, LOGADDEXP, LT, SIN, WHERE, clamp, copysign
 
 __all__ = ["addcmul", "addcdiv", "logit", "sinc", "heaviside", "signbit", "logaddexp2"]
@@ -18,6 +19,15 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2."""
+    if not (tensor1.is_floating_point() or tensor2.is_floating_point()):
+        # torch dropped the old truncating integer behaviour rather than change it silently.
+        raise located(
+            RuntimeError(
+                "Integer division with addcdiv is no longer supported: use "
+                "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for the old "
+                "truncating behaviour, or floating-point tensors for a true division."
+            )
+        )
     quotient = tensor1 / tensor2
     return input + (quotient * value if value != 1 else quotient)
 

@@ -68,6 +68,14 @@ def size_from_args(args: tuple, size, name: str) -> tuple:
     return shape
 
 
+def factory_size(args: tuple, kwargs: dict, name: str) -> tuple:
+    """The shape of a factory called as f(*size, **kwargs), whose kwargs may hold only size=."""
+    size = kwargs.pop("size", None)
+    if kwargs:
+        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kwargs)}")
+    return size_from_args(args, size, name)
+
+
 def _dimension(value, name: str) -> int:
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return int(value)
@@ -323,8 +331,7 @@ def zeros(
     pin_memory=False,
     **kwargs,
 ) -> Tensor:
-    shape = size_from_args(size, kwargs.pop("size", None), "zeros")
-    _no_extra(kwargs, "zeros")
+    shape = factory_size(size, kwargs, "zeros")
     return write_out(_filled(shape, 0, _dtype_or_default(dtype), device, requires_grad), out)
 
 
@@ -338,8 +345,7 @@ def ones(
     pin_memory=False,
     **kwargs,
 ) -> Tensor:
-    shape = size_from_args(size, kwargs.pop("size", None), "ones")
-    _no_extra(kwargs, "ones")
+    shape = factory_size(size, kwargs, "ones")
     return write_out(_filled(shape, 1, _dtype_or_default(dtype), device, requires_grad), out)
 
 
@@ -354,14 +360,8 @@ def empty(
     memory_format=None,
     **kwargs,
 ) -> Tensor:
-    shape = size_from_args(size, kwargs.pop("size", None), "empty")
-    _no_extra(kwargs, "empty")
+    shape = factory_size(size, kwargs, "empty")
     return write_out(_filled(shape, None, _dtype_or_default(dtype), device, requires_grad), out)
-
-
-def _no_extra(kwargs: dict, name: str) -> None:
-    if kwargs:
-        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kwargs)}")
 
 
 def empty_strided(

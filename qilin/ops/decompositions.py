@@ -612,4 +612,3 @@ def eigh(A, UPLO="L", *, out=None):
 
 def eigvalsh(A, UPLO="L", *, out=None):
     return write_out(EIGVALSH(A, UPLO=UPLO), out)
-

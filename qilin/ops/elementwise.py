@@ -249,9 +249,21 @@ NEG = unary("neg", _negative, lambda g, x, out: -g, to_float=False, save=None, c
 ABS = unary(
     "abs", lambda xp, x: xp.abs(x), lambda g, x, out: g * sign(x), to_float=False, c="fabs({0})"
 )
+
+
+def _sign(xp, x):
+    """torch's sign is (x > 0) - (x < 0): NaN has sign 0, where xp.sign gives NaN."""
+    if x.dtype.kind == "b":
+        return x.copy()
+    out = xp.asarray(xp.sign(x))  # a 0-d input gives a NumPy scalar
+    if x.dtype.kind not in "iu":
+        xp.copyto(out, 0, where=xp.isnan(out))
+    return out
+
+
 SIGN = unary(
     "sign",
-    lambda xp, x: x.copy() if x.dtype.kind == "b" else xp.sign(x),
+    _sign,
     lambda g, x, out: g * 0,
     to_float=False,
     save=None,

@@ -9,6 +9,7 @@ from .. import dtypes
 from ..dispatch import write_out
 from ..errors import located
 from ..tensor import Tensor
+from .elementwise import where
 from .families import broadcast_shapes, define, unbroadcast
 from .registry import Spec
 
@@ -251,7 +252,9 @@ def _scaled_sum(input, product, beta, alpha):
     if alpha != 1:
         product = product * alpha
     if beta == 0:
-        return product + input * 0 if input.dtype.is_floating_point else product
+        # torch never reads `input` when beta is 0 (its nan and inf do not leak in), but still
+        # broadcasts against it and gives it a zero gradient: a where() that never picks it.
+        return product + where(False, input, 0)
     return (input * beta if beta != 1 else input) + product
 
 

@@ -190,3 +190,35 @@ def test_vectorize_flag_gives_same_jacobian():
             _vector_single, random(lib, (4,), requires_grad=False), vectorize=True
         )
     )
+
+
+@pytest.mark.parametrize("name", ["jacobian", "vjp", "hessian", "vhp"])
+def test_strict_mode_rejects_independent_outputs_and_inputs(name):
+    from .oracle import raises_both
+
+    functional_of = lambda lib: getattr(lib.autograd.functional, name)  # noqa: E731
+    second_order = name in ("hessian", "vhp")
+
+    def independent_of_y(lib):
+        x, y = (random(lib, (3,), seed, requires_grad=False) for seed in (0, 1))
+        if second_order:
+            f = lambda a, b: (a * a).sum()  # noqa: E731
+            extra = ((x, y),) if name == "vhp" else ()
+        else:
+            f = lambda a, b: a * 2  # noqa: E731
+            extra = (x,) if name == "vjp" else ()
+        return functional_of(lib)(f, (x, y), *extra, strict=True)
+
+    # torch words the second-order case differently; both say strict mode forbids it.
+    raises_both(independent_of_y, RuntimeError, "input 1.*strict mode")
+    if not second_order:
+        raises_both(
+            lambda lib: functional_of(lib)(
+                lambda x: lib.ones(3, dtype=x.dtype),
+                random(lib, (3,), requires_grad=False),
+                *((random(lib, (3,), requires_grad=False),) if name == "vjp" else ()),
+                strict=True,
+            ),
+            RuntimeError,
+            "Output 0 of the user-provided function does not require gradients",
+        )

@@ -62,3 +62,17 @@ def test_heaviside_and_signbit_match_torch():
         qilin.heaviside(qilin.tensor(x), qilin.tensor(v)).tolist()
         == torch.heaviside(torch.tensor(x), torch.tensor(v)).tolist()
     )
+
+
+def test_addcdiv_refuses_integer_division_like_torch():
+    import pytest
+    import torch
+
+    import qilin
+
+    for lib in (torch, qilin):
+        ints = lib.tensor([4, 7])
+        with pytest.raises(RuntimeError, match="Integer division with addcdiv"):
+            lib.addcdiv(ints, ints, lib.tensor([2, 3]))
+        # One floating divisor makes it a true division, which both accept.
+        assert lib.addcdiv(ints.float(), ints, lib.tensor([2.0, 4.0])).tolist() == [6.0, 8.75]

@@ -266,6 +266,15 @@ SPECS += [
 # ----- predicates and logic on one tensor -----------------------------------------------------
 SPECS += [
     OpSpec(
+        "sign",
+        lambda lib, x: lib.sign(extremes(lib, x)),
+        [(Arg((4, 6)),)],
+        # torch's sign is (x > 0) - (x < 0), so NaN has sign 0 (NumPy's np.sign gives NaN).
+        ref=lambda x: np.nan_to_num(np.sign(np_extremes(x)), nan=0.0),
+        name="sign-extremes",
+        grad=False,
+    ),
+    OpSpec(
         "isnan",
         lambda lib, x: lib.isnan(extremes(lib, x)),
         [(Arg((4, 6)),)],

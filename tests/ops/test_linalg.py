@@ -937,3 +937,30 @@ def test_gradient_with_respect_to_the_symmetric_matrix_itself(function):
         (grad,) = lib.autograd.grad((out * weights).sum(), [leaf])
         grads.append(grad.detach().numpy())
     np.testing.assert_allclose(grads[0], grads[1], atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is the parity oracle")
+@pytest.mark.parametrize(
+    "function, shapes",
+    [
+        (lambda lib, c, a, b: lib.addmm(c, a, b, beta=0), [(3,), (2, 4), (4, 3)]),
+        (lambda lib, c, a, b: lib.addmv(c, a, b, beta=0), [(2,), (2, 4), (4,)]),
+        (lambda lib, c, a, b: lib.baddbmm(c, a, b, beta=0), [(1, 3), (2, 2, 4), (2, 4, 3)]),
+        (lambda lib, c, a, b: lib.addbmm(c, a, b, beta=0), [(2, 3), (2, 2, 4), (2, 4, 3)]),
+    ],
+    ids=["addmm", "addmv", "baddbmm", "addbmm"],
+)
+def test_beta_zero_ignores_nan_and_inf_in_input(function, shapes):
+    """torch does not read `input` when beta is 0, yet still gives it a (zero) gradient."""
+    rng = np.random.default_rng(3)
+    c = np.full(shapes[0], np.nan)
+    c.flat[0] = np.inf
+    a, b = rng.standard_normal(shapes[1]), rng.standard_normal(shapes[2])
+    results = []
+    for lib in (qilin, torch):
+        leaves = [lib.tensor(x, requires_grad=True) for x in (c, a, b)]
+        out = function(lib, *leaves)
+        grads = lib.autograd.grad(out.sum(), leaves)
+        results.append([out.detach().numpy()] + [g.numpy() for g in grads])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
