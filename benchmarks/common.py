@@ -6,10 +6,8 @@ import statistics
 import time
 
 
-def median_seconds(
-    function, *, repeat: int = 7, number: int | None = None, budget: float = 0.2
-) -> float:
-    """Median over `repeat` runs of the mean time per call (calls per run chosen to fill budget)."""
+def _samples(function, repeat: int, number: int | None, budget: float) -> list:
+    """Mean seconds per call over each of `repeat` runs (calls per run chosen to fill budget)."""
     function()
     if number is None:
         start = time.perf_counter()
@@ -24,7 +22,22 @@ def median_seconds(
         for _ in range(number):
             function()
         samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+    return samples
+
+
+def median_seconds(
+    function, *, repeat: int = 7, number: int | None = None, budget: float = 0.2
+) -> float:
+    """Median of the per-run mean time per call: for steps long enough to be stable."""
+    return statistics.median(_samples(function, repeat, number, budget))
+
+
+def best_seconds(
+    function, *, repeat: int = 15, number: int | None = None, budget: float = 0.2
+) -> float:
+    """Fastest per-run mean time per call: for microsecond ops on a shared machine, where
+    noise only ever adds time (timeit's advice)."""
+    return min(_samples(function, repeat, number, budget))
 
 
 def resident_bytes() -> int:

@@ -91,6 +91,9 @@ class _HookMixin:
         return RemovableHandle(hooks, hook)
 
 
+_NEVER_WRITTEN = (0,)  # the version of a tensor without a counter yet
+
+
 class Node(_HookMixin):
     """One recorded op application: `op.vjp(node, grad)` turns output grads into input grads."""
 
@@ -100,17 +103,17 @@ class Node(_HookMixin):
         "next_edges",
         "needs_grad",
         "input_meta",
-        "_inputs",
-        "_versions",
-        "_outputs",
         "_output_meta",
         "_device",
-        "_tensor_hooks",
-        "_retained",
-        "_freed",
-        "trace",
+        "__dict__",  # the rarely set attributes below (class defaults keep recording short)
         "__weakref__",
     )
+    _inputs = _versions = None  # what the vjp reads, when the op record saves inputs
+    _outputs = None  # saved outputs: (array, version counter, version) each
+    _tensor_hooks = None
+    _retained = None
+    _freed = False
+    trace = None  # the user's forward stack, under detect_anomaly
 
     def __init__(self, op, attrs, inputs, next_edges, needs_grad, input_meta, device):
         self.op = op
@@ -120,16 +123,16 @@ class Node(_HookMixin):
         self.input_meta = input_meta  # (shape, numpy dtype) per input, None for non-tensors
         if op.save_inputs:
             self._inputs = inputs
-            self._versions = tuple([a._version if isinstance(a, Tensor) else 0 for a in inputs])
-        else:
-            self._inputs = self._versions = None
-        self._outputs = None
+            self._versions = tuple(
+                [
+                    (a._version_counter or _NEVER_WRITTEN)[0] if isinstance(a, Tensor) else 0
+                    for a in inputs
+                ]
+            )
         self._output_meta = None
         self._device = device
-        self._tensor_hooks = None
-        self._retained = None
-        self._freed = False
-        self.trace = anomaly.current_trace() if anomaly.state.enabled else None
+        if anomaly.state.enabled:
+            self.trace = anomaly.current_trace()
 
     # ----- what vjp rules read ---------------------------------------------------------------
     @property
