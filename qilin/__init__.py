@@ -5,6 +5,8 @@
 The facade below lists what `qilin.X` holds; each name is defined once, in the module named.
 """
 
+import math as _math
+
 from . import autograd, dtypes, linalg, random
 from .autograd import (
     enable_grad,
@@ -79,7 +81,11 @@ from .tensor_methods import bind as _bind_tensor_methods
 
 _bind_tensor_methods()
 
+from . import nn, optim  # noqa: E402  (built on the tensor methods bound above)
+
 dtype = DType
+# The module-level constants torch exposes (`float` here is qilin.float, hence math's values).
+e, pi, inf, nan = _math.e, _math.pi, _math.inf, _math.nan
 uint8 = uint8
 float = float
 __version__ = "0.1.0"

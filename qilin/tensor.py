@@ -87,6 +87,24 @@ class Tensor:
     def element_size(self) -> int:
         return self._data.itemsize
 
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of this tensor's elements (a view counts only its own)."""
+        return int(self._data.size) * self._data.itemsize
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU (torch's convention)."""
+        return -1 if self._device.type == "cpu" else (self._device.index or 0)
+
+    # Dense, strided, unquantized, with real storage: the flags scripts check before acting.
+    is_sparse = False
+    is_quantized = False
+    is_meta = False
+
     def is_floating_point(self) -> bool:
         return self._data.dtype in dtypes.FLOATING_NUMPY
 

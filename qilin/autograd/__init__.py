@@ -34,6 +34,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_anomaly_check_nan_enabled",
     "Function",
+    "Variable",
     "functional",
     "graph",
 ]
@@ -236,6 +237,19 @@ def _batched_grad(
             )
         )
     return tuple(None if row[0] is None else stack(list(row)) for row in zip(*rows))
+
+
+class _VariableType(type):
+    def __instancecheck__(cls, instance) -> bool:
+        return isinstance(instance, Tensor)
+
+
+class Variable(metaclass=_VariableType):
+    """torch's pre-0.4 wrapper, kept for old scripts: `Variable(t, requires_grad=True)` is a new
+    leaf sharing t's data, and every tensor counts as a Variable."""
+
+    def __new__(cls, data, requires_grad: bool = False, volatile: bool = False):
+        return data.detach().requires_grad_(requires_grad)
 
 
 from . import functional  # noqa: E402

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import math
 
+from ..dtypes import bool as BOOL
 from ..errors import located
 from .elementwise import EQ, LOG, LOGADDEXP, LT, SIN, WHERE, clamp, copysign
 
-__all__ = ["addcmul", "addcdiv", "logit", "sinc", "heaviside", "signbit", "logaddexp2"]
+__all__ = [
+    "addcmul",
+    "addcdiv",
+    "logit",
+    "sinc",
+    "heaviside",
+    "signbit",
+    "logaddexp2",
+    "diff",
+    "dist",
+]
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
@@ -69,3 +80,25 @@ def logaddexp2(input, other):
     """log2(2**a + 2**b)."""
     ln2 = math.log(2.0)
     return LOGADDEXP(input * ln2, other * ln2) / ln2
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along `dim` (for bool tensors: whether neighbours differ)."""
+    from .movement import cat
+
+    if n < 0:
+        raise located(RuntimeError(f"diff expects n to be non-negative, but got n = {n}"))
+    pieces = [t for t in (prepend, input, append) if t is not None]
+    result = cat(pieces, dim) if len(pieces) > 1 else input
+    for _ in range(n):
+        size = result.shape[dim]
+        later, earlier = result.narrow(dim, 1, size - 1), result.narrow(dim, 0, size - 1)
+        result = later != earlier if result.dtype is BOOL else later - earlier
+    return result
+
+
+def dist(input, other, p=2):
+    """The p-norm of input - other, over all elements."""
+    from .reduction import norm
+
+    return norm(input - other, p)

@@ -387,6 +387,10 @@ def einsum(equation, *operands):
 
 
 def kron(input, other):
+    # the operand with fewer dims gets leading size-1 dims, as torch and numpy do
+    ndim = max(input.dim(), other.dim())
+    input = input.reshape([1] * (ndim - input.dim()) + list(input.shape))
+    other = other.reshape([1] * (ndim - other.dim()) + list(other.shape))
     a = input.reshape([s for d in input.shape for s in (d, 1)])
     b = other.reshape([s for d in other.shape for s in (1, d)])
     return (a * b).reshape([x * y for x, y in zip(input.shape, other.shape)])

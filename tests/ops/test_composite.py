@@ -43,6 +43,27 @@ SPECS = [
         ref=np.logaddexp2,
         name="logaddexp2",
     ),
+    OpSpec(
+        "sub",
+        lambda lib, x, n, d: lib.diff(x, n, d),
+        [(Arg(A), 1, -1), (Arg(A), 2, 0), (Arg((2, 5, 3)), 3, 1)],
+        ref=lambda x, n, d: np.diff(x, n, d),
+        name="diff",
+    ),
+    OpSpec(
+        "cat",
+        lambda lib, x, a, b: lib.diff(x, dim=0, prepend=a, append=b),
+        [(Arg(A), Arg((1, 4)), Arg((2, 4)))],
+        ref=lambda x, a, b: np.diff(x, axis=0, prepend=a, append=b),
+        name="diff_prepend_append",
+    ),
+    OpSpec(
+        "sum",
+        lambda lib, x, y, p: lib.dist(x, y, p),
+        [(Arg(A), Arg((4,)), 2), (Arg(A), Arg(A), 1), (Arg(A), Arg(A), 3.5)],
+        ref=lambda x, y, p: np.linalg.norm((x - y).ravel(), p),
+        name="dist",
+    ),
 ]
 
 make_tests(SPECS, globals())
@@ -76,3 +97,13 @@ def test_addcdiv_refuses_integer_division_like_torch():
             lib.addcdiv(ints, ints, lib.tensor([2, 3]))
         # One floating divisor makes it a true division, which both accept.
         assert lib.addcdiv(ints.float(), ints, lib.tensor([2.0, 4.0])).tolist() == [6.0, 8.75]
+
+
+def test_diff_of_bools_marks_changes_as_torch_does():
+    import torch
+
+    import qilin
+
+    values = [True, False, False, True, True]
+    ours = qilin.diff(qilin.tensor(values)).tolist()
+    assert ours == torch.diff(torch.tensor(values)).tolist()

@@ -185,7 +185,7 @@ PRODUCTS = [
     OpSpec(
         "mul",
         lambda lib, a, b: lib.kron(a, b),
-        [(Arg((2, 3)), Arg((3, 2)))],
+        [(Arg((2, 3)), Arg((3, 2))), (Arg((2, 2)), Arg((3,))), (Arg((3,)), Arg((2, 1, 2)))],
         ref=np.kron,
         name="kron",
     ),
