@@ -13,7 +13,8 @@ import warnings
 import numpy as np
 
 from .. import dtypes
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
+from ..dispatch import inplace as write_in_place
 from ..errors import located, user_stacklevel
 from ..ops import creation, elementwise, indexing, movement
 from ..ops.softmax import log_softmax as _log_softmax
@@ -67,17 +68,23 @@ __all__ = [
 where, clamp = elementwise.where, elementwise.clamp
 
 
-def _result(input, result, inplace: bool):
-    """torch's `inplace=True`: write the result into `input` and return it."""
+def _result(input, function, inplace: bool):
+    """`function(input)`, or with torch's `inplace=True` written into `input` and returned."""
     if not inplace:
-        return result
-    return input.copy_(result)
+        return function(input)
+    if input.requires_grad and is_grad_enabled():
+        # The backward of `function` reads its input: compute from a copy, so that writing the
+        # result over `input` leaves those saved values intact (torch differentiates this too).
+        return write_in_place(
+            input, lambda: function(input.clone()), getattr(function, "__name__", "op")
+        )
+    return input.copy_(function(input))
 
 
 # ----- activations ---------------------------------------------------------------------------
 def relu(input, inplace=False):
     """max(x, 0)."""
-    return _result(input, elementwise.relu(input), inplace)
+    return _result(input, lambda input: elementwise.relu(input), inplace)
 
 
 def relu_(input):
@@ -93,12 +100,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clamped to [min_val, max_val]."""
     if min_val > max_val:
         raise located(ValueError("min_val cannot be greater than max_val"))
-    return _result(input, clamp(input, min_val, max_val), inplace)
+    return _result(input, lambda input: clamp(input, min_val, max_val), inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope * x otherwise."""
-    return _result(input, where(input > 0, input, input * negative_slope), inplace)
+    return _result(input, lambda input: where(input > 0, input, input * negative_slope), inplace)
 
 
 def _negative_part(input, alpha, scale_input=1.0):
@@ -109,7 +116,9 @@ def _negative_part(input, alpha, scale_input=1.0):
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return _result(input, where(input > 0, input, _negative_part(input, alpha)), inplace)
+    return _result(
+        input, lambda input: where(input > 0, input, _negative_part(input, alpha)), inplace
+    )
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -118,16 +127,22 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
-    value = where(input > 0, input, _negative_part(input, _SELU_ALPHA)) * _SELU_SCALE
-    return _result(input, value, inplace)
+    return _result(
+        input,
+        lambda input: where(input > 0, input, _negative_part(input, _SELU_ALPHA)) * _SELU_SCALE,
+        inplace,
+    )
 
 
 def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha * (exp(x / alpha) - 1) otherwise."""
     if alpha == 0:
         raise located(ZeroDivisionError("ZeroDivisionError: alpha cannot be 0 for CELU"))
-    value = where(input > 0, input, _negative_part(input, alpha, 1.0 / alpha))
-    return _result(input, value, inplace)
+    return _result(
+        input,
+        lambda input: where(input > 0, input, _negative_part(input, alpha, 1.0 / alpha)),
+        inplace,
+    )
 
 
 def gelu(input, approximate="none"):
@@ -144,22 +159,22 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    return _result(input, input * elementwise.sigmoid(input), inplace)
+    return _result(input, lambda input: input * elementwise.sigmoid(input), inplace)
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    return _result(input, input * elementwise.tanh(softplus(input)), inplace)
+    return _result(input, lambda input: input * elementwise.tanh(softplus(input)), inplace)
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
-    return _result(input, input * clamp(input + 3, 0, 6) * (1 / 6), inplace)
+    return _result(input, lambda input: input * clamp(input + 3, 0, 6) * (1 / 6), inplace)
 
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6."""
-    return _result(input, clamp(input + 3, 0, 6) * (1 / 6), inplace)
+    return _result(input, lambda input: clamp(input + 3, 0, 6) * (1 / 6), inplace)
 
 
 def hardshrink(input, lambd=0.5):
@@ -246,7 +261,7 @@ def glu(input, dim=-1):
 
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else value."""
-    return _result(input, where(input > threshold, input, value), inplace)
+    return _result(input, lambda input: where(input > threshold, input, value), inplace)
 
 
 def prelu(input, weight):
@@ -329,7 +344,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_probability(p)
     if not training or p == 0:
         return input
-    return _result(input, input * _keep_mask(input, tuple(input.shape), p), inplace)
+    return _result(input, lambda input: input * _keep_mask(input, tuple(input.shape), p), inplace)
 
 
 def _feature_dropout(input, p, training, inplace, spatial: int, name: str):
@@ -346,7 +361,7 @@ def _feature_dropout(input, p, training, inplace, spatial: int, name: str):
     if not training or p == 0:
         return input
     shape = tuple(input.shape[: input.ndim - spatial]) + (1,) * spatial
-    return _result(input, input * _keep_mask(input, shape, p), inplace)
+    return _result(input, lambda input: input * _keep_mask(input, shape, p), inplace)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
