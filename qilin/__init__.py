@@ -82,6 +82,7 @@ from .tensor_methods import bind as _bind_tensor_methods
 _bind_tensor_methods()
 
 from . import nn, optim  # noqa: E402  (built on the tensor methods bound above)
+from .io import load, save  # noqa: E402
 
 dtype = DType
 # The module-level constants torch exposes (`float` here is qilin.float, hence math's values).
