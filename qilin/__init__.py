@@ -81,7 +81,11 @@ from .tensor_methods import bind as _bind_tensor_methods
 
 _bind_tensor_methods()
 
-from . import nn, optim  # noqa: E402  (built on the tensor methods bound above)
+from . import (  # noqa: E402  (built on the tensor methods bound above)
+    nn,
+    optim,
+    utils,  # noqa: E402
+)
 from .io import load, save  # noqa: E402
 
 dtype = DType
