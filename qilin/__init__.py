@@ -81,11 +81,7 @@ from .tensor_methods import bind as _bind_tensor_methods
 
 _bind_tensor_methods()
 
-from . import (  # noqa: E402  (built on the tensor methods bound above)
-    nn,
-    optim,
-    utils,  # noqa: E402
-)
+from . import nn, optim, utils  # noqa: E402  (built on the tensor methods bound above)
 from .io import load, save  # noqa: E402
 
 dtype = DType
