@@ -303,38 +303,16 @@ CEIL = _rounding("ceil", lambda xp, x: xp.ceil(x), "ceil({0})")
 ROUND = _rounding("round", lambda xp, x: xp.round(x), "nearbyint({0})")
 TRUNC = _rounding("trunc", lambda xp, x: xp.trunc(x), "trunc({0})")
 
-ISNAN = unary(
-    "isnan",
-    lambda xp, x: xp.isnan(x),
-    to_float=False,
-    out_dtype=dtypes.bool,
-    differentiable=False,
-    c="isnan({0})",
-)
-ISINF = unary(
-    "isinf",
-    lambda xp, x: xp.isinf(x),
-    to_float=False,
-    out_dtype=dtypes.bool,
-    differentiable=False,
-    c="isinf({0})",
-)
-ISFINITE = unary(
-    "isfinite",
-    lambda xp, x: xp.isfinite(x),
-    to_float=False,
-    out_dtype=dtypes.bool,
-    differentiable=False,
-    c="isfinite({0})",
-)
-LOGICAL_NOT = unary(
-    "logical_not",
-    lambda xp, x: xp.logical_not(x),
-    to_float=False,
-    out_dtype=dtypes.bool,
-    differentiable=False,
-    c="(!{0})",
-)
+
+def _predicate(name, kernel, c):
+    """An elementwise test with a bool result and no gradient (isnan, logical_not, ...)."""
+    return unary(name, kernel, to_float=False, out_dtype=dtypes.bool, differentiable=False, c=c)
+
+
+ISNAN = _predicate("isnan", lambda xp, x: xp.isnan(x), "isnan({0})")
+ISINF = _predicate("isinf", lambda xp, x: xp.isinf(x), "isinf({0})")
+ISFINITE = _predicate("isfinite", lambda xp, x: xp.isfinite(x), "isfinite({0})")
+LOGICAL_NOT = _predicate("logical_not", lambda xp, x: xp.logical_not(x), "(!{0})")
 BITWISE_NOT = unary(
     "bitwise_not", lambda xp, x: xp.invert(x), to_float=False, differentiable=False, c="(~{0})"
 )
