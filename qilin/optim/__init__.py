@@ -1,5 +1,6 @@
 """qilin.optim: optimizers, each update one pure function in qilin ops (torch.optim surface)."""
 
+from . import lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -12,6 +13,7 @@ from .sgd import SGD
 
 __all__ = [
     "Optimizer",
+    "lr_scheduler",
     "SGD",
     "Adam",
     "AdamW",
