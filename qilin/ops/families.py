@@ -52,6 +52,25 @@ def define(name: str, **parts) -> Op:
     return register(Op(name, **parts))
 
 
+def _family_record(
+    name, family, meta, kernel, vjp, lowering, save, saves_inputs_as, differentiable, doc
+) -> Op:
+    """The record a family constructor builds; `save` names what the vjp reads ("input" or
+    "inputs" as the family spells it, "output", or None)."""
+    return define(
+        name,
+        meta=meta,
+        kernel=kernel,
+        vjp=vjp if differentiable else None,
+        family=family,
+        lowering=lowering,
+        save_inputs=save == saves_inputs_as,
+        save_outputs=save == "output",
+        differentiable=differentiable,
+        doc=doc,
+    )
+
+
 # ----- unary ---------------------------------------------------------------------------------
 def unary(
     name: str,
@@ -86,17 +105,17 @@ def unary(
         out = node.out if save == "output" else None
         return (grad(g, x, out),)
 
-    return define(
+    return _family_record(
         name,
-        meta=meta,
-        kernel=run,
-        vjp=vjp if differentiable else None,
-        family="elementwise",
-        lowering={"c": c} if c else {},
-        save_inputs=save == "input",
-        save_outputs=save == "output",
-        differentiable=differentiable,
-        doc=doc,
+        "elementwise",
+        meta,
+        run,
+        vjp,
+        {"c": c} if c else {},
+        save,
+        "input",
+        differentiable,
+        doc,
     )
 
 
@@ -160,17 +179,17 @@ def binary(
             unbroadcast(grad_b, meta_b[0]) if meta_b is not None else None,
         )
 
-    return define(
+    return _family_record(
         name,
-        meta=meta,
-        kernel=run,
-        vjp=vjp if differentiable else None,
-        family="elementwise",
-        lowering={"c": c} if c else {},
-        save_inputs=save == "inputs",
-        save_outputs=save == "output",
-        differentiable=differentiable,
-        doc=doc,
+        "elementwise",
+        meta,
+        run,
+        vjp,
+        {"c": c} if c else {},
+        save,
+        "inputs",
+        differentiable,
+        doc,
     )
 
 
@@ -280,15 +299,15 @@ def reduction(
         dim, keepdim = node.attrs.get("dim"), node.attrs.get("keepdim", False)
         return (grad(g, x, out, shape, dim, keepdim),)
 
-    return define(
+    return _family_record(
         name,
-        meta=meta,
-        kernel=run,
-        vjp=vjp if differentiable else None,
-        family="reduction",
-        lowering={"identity": identity} if identity else {},
-        save_inputs=save == "input",
-        save_outputs=save == "output",
-        differentiable=differentiable,
-        doc=doc,
+        "reduction",
+        meta,
+        run,
+        vjp,
+        {"identity": identity} if identity else {},
+        save,
+        "input",
+        differentiable,
+        doc,
     )
