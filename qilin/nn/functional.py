@@ -600,3 +600,14 @@ from .functional_losses import *  # noqa: E402, F403
 from .functional_losses import __all__ as _losses_all  # noqa: E402
 
 __all__ += _losses_all
+
+from .functional_attention import *  # noqa: E402, F403
+from .functional_attention import __all__ as _attention_all  # noqa: E402
+from .functional_conv import *  # noqa: E402, F403
+from .functional_conv import __all__ as _conv_all  # noqa: E402
+from .functional_norm import *  # noqa: E402, F403
+from .functional_norm import __all__ as _norm_all  # noqa: E402
+from .functional_pool import *  # noqa: E402, F403
+from .functional_pool import __all__ as _pool_all  # noqa: E402
+
+__all__ += _attention_all + _conv_all + _norm_all + _pool_all
