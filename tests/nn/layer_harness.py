@@ -25,6 +25,8 @@ class LayerSpec:
     build: Callable  # nn namespace -> Module
     inputs: list = field(default_factory=lambda: [(3, 4)])
     random: bool = False  # training-mode output is random: compare in eval mode only
+    kwargs: dict = field(default_factory=dict)  # keyword arguments of forward (same for both)
+    train: bool = True  # False: compare in eval mode (layers whose eval path differs)
     rtol: float = 1e-7
     atol: float = 1e-9
 
@@ -87,23 +89,46 @@ def _close(ours, reference, spec: LayerSpec, what: str) -> None:
     )
 
 
+def _flat(output) -> list:
+    """The tensors of a layer's output, in order (layers may return nested tuples, or None)."""
+    if isinstance(output, (tuple, list)):
+        return [leaf for item in output for leaf in _flat(item)]
+    return [] if output is None else [output]
+
+
+def _inputs_for(spec: LayerSpec, lib, arrays):
+    leaves, fed = _leaves(arrays, lib)
+    kwargs = {
+        key: lib.tensor(value) if isinstance(value, np.ndarray) else value
+        for key, value in spec.kwargs.items()
+    }
+    return leaves, fed, kwargs
+
+
 def check_forward_backward(spec: LayerSpec) -> None:
     reference, ours = build_pair(spec)
-    if spec.random:
+    if spec.random or not spec.train:
         reference.eval()
         ours.eval()
     arrays = _arrays(spec)
-    torch_leaves, torch_inputs = _leaves(arrays, torch)
-    our_leaves, our_inputs = _leaves(arrays, qilin)
-    expected = reference(*torch_inputs)
-    result = ours(*our_inputs)
-    assert tuple(result.shape) == tuple(expected.shape), spec.name
-    _close(result, expected, spec, "forward")
-    if not expected.requires_grad:
+    torch_leaves, torch_inputs, torch_kwargs = _inputs_for(spec, torch, arrays)
+    our_leaves, our_inputs, our_kwargs = _inputs_for(spec, qilin, arrays)
+    expected = _flat(reference(*torch_inputs, **torch_kwargs))
+    result = _flat(ours(*our_inputs, **our_kwargs))
+    assert len(result) == len(expected), (
+        f"{spec.name}: {len(result)} outputs, torch gives {len(expected)}"
+    )
+    for index, (mine, theirs) in enumerate(zip(result, expected)):
+        assert tuple(mine.shape) == tuple(theirs.shape), f"{spec.name}: shape of output {index}"
+        _close(mine, theirs, spec, f"forward output {index}")
+    pairs = [(mine, theirs) for mine, theirs in zip(result, expected) if theirs.requires_grad]
+    if not pairs:
         return
-    cotangent = np.random.default_rng(1).standard_normal(tuple(expected.shape))
-    expected.backward(torch.tensor(cotangent))
-    result.backward(qilin.tensor(cotangent))
+    # one backward through every differentiable output, each with its own cotangent
+    rng = np.random.default_rng(1)
+    cotangents = [rng.standard_normal(tuple(theirs.shape)) for _, theirs in pairs]
+    torch.autograd.backward([t for _, t in pairs], [torch.tensor(c) for c in cotangents])
+    qilin.autograd.backward([m for m, _ in pairs], [qilin.tensor(c) for c in cotangents])
     for index, (mine, theirs) in enumerate(zip(our_leaves, torch_leaves)):
         _close(mine.grad, theirs.grad, spec, f"grad of input {index}")
     theirs = dict(reference.named_parameters())
@@ -129,8 +154,9 @@ def check_state_dict(spec: LayerSpec) -> None:
     fresh.load_state_dict(mine)
     ours.eval()
     fresh.eval()
-    inputs = [qilin.tensor(array) for array, _ in _arrays(spec)]
-    np.testing.assert_array_equal(fresh(*inputs).detach().numpy(), ours(*inputs).detach().numpy())
+    _, inputs, kwargs = _inputs_for(spec, qilin, _arrays(spec))
+    for mine, again in zip(_flat(ours(*inputs, **kwargs)), _flat(fresh(*inputs, **kwargs))):
+        np.testing.assert_array_equal(again.detach().numpy(), mine.detach().numpy())
 
 
 def check_repr(spec: LayerSpec) -> None:
