@@ -7,8 +7,8 @@ the step. Shapes follow the benchmark's specification."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -34,11 +34,14 @@ def _step(lib, model, optimizer, loss_of, clip: float | None = None):
     return step
 
 
-def _images(lib, shape, classes: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
+def _classifier(lib, model, optimizer, shape) -> Workload:
+    """A 10-class classifier trained on one fixed batch of normal samples of `shape`."""
+    rng = np.random.default_rng(0)
     x = lib.tensor(rng.standard_normal(shape).astype(np.float32))
-    y = lib.tensor(rng.integers(0, classes, shape[0]))
-    return x, y
+    y = lib.tensor(rng.integers(0, 10, shape[0]))
+    loss_fn = lib.nn.CrossEntropyLoss()
+    step = _step(lib, model, optimizer, lambda: loss_fn(model(x), y))
+    return Workload(model, optimizer, step, shape[0])
 
 
 def mlp(lib) -> Workload:
@@ -47,9 +50,7 @@ def mlp(lib) -> Workload:
         nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
     )
     optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = _images(lib, (128, 784), 10)
-    loss_fn = nn.CrossEntropyLoss()
-    return Workload(model, optimizer, _step(lib, model, optimizer, lambda: loss_fn(model(x), y)), 128)
+    return _classifier(lib, model, optimizer, (128, 784))
 
 
 def lenet5(lib) -> Workload:
@@ -60,9 +61,7 @@ def lenet5(lib) -> Workload:
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
     )  # fmt: skip
     optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = _images(lib, (64, 1, 28, 28), 10)
-    loss_fn = nn.CrossEntropyLoss()
-    return Workload(model, optimizer, _step(lib, model, optimizer, lambda: loss_fn(model(x), y)), 64)
+    return _classifier(lib, model, optimizer, (64, 1, 28, 28))
 
 
 def resnet8(lib) -> Workload:
@@ -93,9 +92,7 @@ def resnet8(lib) -> Workload:
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
     )  # fmt: skip
     optimizer = lib.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    x, y = _images(lib, (32, 3, 32, 32), 10)
-    loss_fn = nn.CrossEntropyLoss()
-    return Workload(model, optimizer, _step(lib, model, optimizer, lambda: loss_fn(model(x), y)), 32)
+    return _classifier(lib, model, optimizer, (32, 3, 32, 32))
 
 
 def char_gpt(lib) -> Workload:

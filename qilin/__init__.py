@@ -46,6 +46,7 @@ from .dtypes import (
     uint8,
 )
 from .ops.composite import *
+from .ops.convolution import *
 from .ops.creation import *
 from .ops.elementwise import *
 from .ops.indexing import *
@@ -127,3 +128,9 @@ class _Cuda:
 
 
 cuda = _Cuda()
+
+
+# `qilin.fft` when qilin has no fft: "qilin does not provide torch.fft yet" (an AttributeError).
+from .compat import missing_attribute as _missing_attribute  # noqa: E402
+
+__getattr__ = _missing_attribute(__name__)

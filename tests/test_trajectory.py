@@ -16,9 +16,11 @@ STEPS = 20
 
 
 def small_cnn(lib):
+    # No bias before BatchNorm: its gradient is rounding noise that Adam would scale up into
+    # steps, moving the running mean differently in any two implementations.
     nn = lib.nn
     model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5),
     )  # fmt: skip
@@ -84,9 +86,10 @@ def _losses(lib, build, make_optimizer, state):
     model.load_state_dict({key: lib.tensor(value) for key, value in state.items()})
     optimizer = make_optimizer(lib, model.parameters())
     rng = np.random.default_rng(0)
+    batches = [batch(lib, rng) for _ in range(4)]  # a small fixed set, so the loss falls
     losses = []
-    for _ in range(STEPS):
-        x, y = batch(lib, rng)
+    for step in range(STEPS):
+        x, y = batches[step % len(batches)]
         optimizer.zero_grad()
         loss = loss_of(model(x), y)
         loss.backward()
@@ -97,13 +100,15 @@ def _losses(lib, build, make_optimizer, state):
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
-@pytest.mark.parametrize("build", [small_cnn, lstm_lm, transformer_encoder], ids=lambda b: b.__name__)
+@pytest.mark.parametrize(
+    "build", [small_cnn, lstm_lm, transformer_encoder], ids=lambda b: b.__name__
+)
 def test_loss_trajectory_matches_torch(build, optimizer):
     torch.manual_seed(0)
     initial = {key: value.numpy().copy() for key, value in build(torch)[0].state_dict().items()}
     theirs, their_buffers = _losses(torch, build, OPTIMIZERS[optimizer], initial)
     ours, our_buffers = _losses(qilin, build, OPTIMIZERS[optimizer], initial)
-    assert theirs[-1] < theirs[0]  # the run trains, so the comparison means something
+    assert theirs[-4:].mean() < theirs[:4].mean()  # it trains, so the comparison means something
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
     assert list(our_buffers) == list(their_buffers)
     for name in their_buffers:

@@ -6,3 +6,7 @@ from .modules import __all__ as _modules_all
 from .parameter import Buffer, Parameter
 
 __all__ = ["functional", "init", "utils", "Parameter", "Buffer", *_modules_all]
+
+from ..compat import missing_attribute as _missing_attribute  # noqa: E402
+
+__getattr__ = _missing_attribute(__name__)  # unknown names: "qilin does not provide torch.X yet"

@@ -63,6 +63,7 @@ __all__ = [
     "pairwise_distance",
     "pad",
     "embedding",
+    "embedding_bag",
 ]
 
 where, clamp = elementwise.where, elementwise.clamp
@@ -586,6 +587,156 @@ def embedding(
     return output
 
 
+def embedding_bag(
+    input,
+    weight,
+    offsets=None,
+    max_norm=None,
+    norm_type=2,
+    scale_grad_by_freq=False,
+    mode="mean",
+    sparse=False,
+    per_sample_weights=None,
+    include_last_offset=False,
+    padding_idx=None,
+):
+    """Sums, means or maxima of bags of `weight` rows: (B, L) indices (B bags of L), or 1-D
+    indices cut into bags at `offsets`, -> (B, embedding_dim). Entries equal to padding_idx
+    leave their bag; an empty bag gives zeros. per_sample_weights (mode='sum') scale each row.
+    Gradients are dense (`sparse` is accepted for torch compatibility)."""
+    indices, bag_of, bags = _bag_layout(input, offsets, include_last_offset)
+    _check_bag_arguments(input, weight, mode, per_sample_weights, scale_grad_by_freq)
+    count = weight.shape[0]
+    if indices.size and (indices.min() < 0 or indices.max() >= count):
+        bad = int(indices.min() if indices.min() < 0 else indices.max())
+        raise located(
+            IndexError(
+                f"embedding_bag: index {bad} is out of range in self (num_embeddings={count})"
+            )
+        )
+    if max_norm is not None:
+        _renormalize(weight, np.unique(indices), max_norm, norm_type)
+    kept = np.arange(indices.size)  # positions that take part in their bag
+    if padding_idx is not None:
+        kept = np.flatnonzero(indices != padding_idx % count)
+    rows = indexing.index_select(weight, 0, creation.tensor(indices[kept], device=weight.device))
+    if scale_grad_by_freq and weight.requires_grad:
+        # each row's gradient divided by how often its index occurs in the mini-batch
+        frequency = np.bincount(indices[kept], minlength=count)[indices[kept]]
+        scale = creation.tensor(1.0 / frequency, dtype=weight.dtype, device=weight.device)
+        rows = rows.detach() + (rows - rows.detach()) * scale.unsqueeze(1)
+    if per_sample_weights is not None:
+        position = creation.tensor(kept, device=weight.device)
+        rows = rows * indexing.index_select(per_sample_weights.reshape(-1), 0, position)[:, None]
+    if input.ndim == 2 and kept.size == indices.size and input.shape[1] > 0:
+        # bags of one length: a reduction over a (B, L, D) view, no scatter
+        rows = rows.reshape(*input.shape, weight.shape[1])
+        return rows.amax(1) if mode == "max" else rows.sum(1) if mode == "sum" else rows.mean(1)
+    return _reduce_bags(rows, bag_of[kept], bags, mode)
+
+
+def _reduce_bags(rows, bag_of: np.ndarray, bags: int, mode: str):
+    """(n, D) rows, the bag of each -> (bags, D); empty bags are zeros."""
+    device, dtype = rows.device, rows.dtype
+    bag_index = creation.tensor(bag_of, device=device)
+    empty = creation.zeros((bags, rows.shape[1]), dtype=dtype, device=device)
+    if mode == "max":
+        spread = bag_index.unsqueeze(1).expand(-1, rows.shape[1])
+        return indexing.scatter_reduce(empty, 0, spread, rows, "amax", include_self=False)
+    total = indexing.index_add(empty, 0, bag_index, rows)
+    if mode == "sum":
+        return total
+    sizes = np.maximum(np.bincount(bag_of, minlength=bags), 1)
+    return total / creation.tensor(sizes, dtype=dtype, device=device).unsqueeze(1)
+
+
+def _bag_layout(input, offsets, include_last_offset: bool):
+    """(flat indices, bag number of each, number of bags) as NumPy arrays, with torch's checks.
+    With include_last_offset the last offset is dropped and the last bag runs to the end, as
+    torch's CPU kernel does."""
+    if input.dtype.is_floating_point or input.dtype is dtypes.bool:
+        raise located(
+            RuntimeError(
+                "Expected tensor for argument #1 'indices' to have one of the following scalar "
+                f"types: Long, Int; but got {input.dtype.name} instead (while checking arguments "
+                "for embedding_bag)"
+            )
+        )
+    indices = input.detach()._host()
+    if input.ndim == 2:
+        if offsets is not None:
+            raise located(
+                ValueError(
+                    "if input is 2D, then offsets has to be None, as input is treated is a "
+                    "mini-batch of fixed length sequences. However, found offsets of type "
+                    f"{type(offsets).__name__}"
+                )
+            )
+        bags, length = indices.shape
+        return indices.reshape(-1), np.repeat(np.arange(bags), length), bags
+    if input.ndim != 1:
+        raise located(
+            ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+        )
+    if offsets is None or offsets.ndim != 1:
+        given = "None" if offsets is None else f"a {offsets.ndim}-D tensor"
+        raise located(ValueError(f"offsets has to be a 1D Tensor but got {given}"))
+    starts = offsets.detach()._host().astype(np.int64)
+    if include_last_offset:
+        starts = starts[:-1]
+    _check_offsets(starts, indices.size)
+    sizes = np.diff(np.append(starts, indices.size))
+    return indices, np.repeat(np.arange(starts.size), sizes), starts.size
+
+
+def _check_offsets(starts: np.ndarray, length: int) -> None:
+    if starts.size and starts[0] != 0:
+        raise located(
+            RuntimeError(
+                "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                f"from position 0. However, got {int(starts[0])}"
+            )
+        )
+    if starts.size and starts[-1] > length:
+        raise located(
+            RuntimeError(
+                f"offsets[-1] can not be greater than input's length {length} but got "
+                f"offsets[-1] of {int(starts[-1])}"
+            )
+        )
+    if np.any(np.diff(starts) < 0):
+        raise located(ValueError(f"offsets have to be non-decreasing, got {starts.tolist()}"))
+
+
+def _check_bag_arguments(input, weight, mode, per_sample_weights, scale_grad_by_freq) -> None:
+    if mode not in ("sum", "mean", "max"):
+        raise located(ValueError(f"mode has to be one of sum, mean or max, got '{mode}'"))
+    if mode == "max" and scale_grad_by_freq:
+        raise located(ValueError("max mode does not support scaling the gradient by the frequency"))
+    if weight.ndim != 2:
+        raise located(
+            ValueError(f"embedding_bag: weight has to be a 2-D tensor, got {weight.ndim}-D")
+        )
+    if per_sample_weights is None:
+        return
+    if mode != "sum":
+        raise located(
+            NotImplementedError(
+                "embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+                "on GitHub."
+            )
+        )
+    if tuple(per_sample_weights.shape) != tuple(input.shape):
+        raise located(
+            ValueError(
+                f"embedding_bag: If per_sample_weights ({tuple(per_sample_weights.shape)}) is "
+                f"not None, then it must have the same shape as the input "
+                f"({tuple(input.shape)})"
+            )
+        )
+
+
 def _renormalize(weight, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
     """Scale the given rows of `weight` in place so their norm is at most max_norm."""
     with no_grad():
@@ -611,3 +762,7 @@ from .functional_pool import *  # noqa: E402, F403
 from .functional_pool import __all__ as _pool_all  # noqa: E402
 
 __all__ += _attention_all + _conv_all + _norm_all + _pool_all
+
+from ..compat import missing_attribute as _missing_attribute  # noqa: E402
+
+__getattr__ = _missing_attribute(__name__)  # unknown names: "qilin does not provide torch.X yet"

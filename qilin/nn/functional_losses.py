@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from ..errors import located, user_stacklevel
-from ..ops import elementwise
+from ..ops import creation, elementwise
+from ..ops.ctc import CTC_LOSS
 from ..ops.softmax import log_softmax
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "cosine_embedding_loss",
     "margin_ranking_loss",
     "triplet_margin_loss",
+    "ctc_loss",
 ]
 
 where, clamp = elementwise.where, elementwise.clamp
@@ -446,3 +450,109 @@ def triplet_margin_loss(
             negative_distance, pairwise_distance(positive, negative, p, eps)
         )
     return _reduce(clamp(positive_distance - negative_distance + margin, min=0), reduction)
+
+
+# ----- ctc -----------------------------------------------------------------------------------
+def ctc_loss(
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank=0,
+    reduction="mean",
+    zero_infinity=False,
+):
+    """-log p(target | input) summed over every alignment (CTC), for log_probs (T, N, C) or
+    (T, C). targets are padded (N, S) or concatenated (sum(target_lengths),); the lengths are
+    tensors or sequences of ints. 'mean' divides each loss by its target length, then averages;
+    zero_infinity turns the infinite loss of an impossible alignment (and its gradient) into 0.
+    The gradient is torch's, meant for log_probs that come from log_softmax (qilin/ops/ctc.py)."""
+    _check_reduction(reduction)
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)
+    if log_probs.ndim != 3:
+        raise located(
+            RuntimeError(
+                f"ctc_loss: log_probs must be (T, N, C) or (T, C), got {tuple(log_probs.shape)}"
+            )
+        )
+    steps, batch, classes = log_probs.shape
+    inputs = _ctc_lengths(input_lengths, "input_lengths", batch, 0, steps)
+    lengths = _ctc_lengths(target_lengths, "target_lengths", batch, 0, None)
+    padded = _padded_targets(targets, lengths, unbatched, classes)
+    device = log_probs.device
+    nll, _ = CTC_LOSS(
+        log_probs,
+        creation.tensor(padded, device=device),
+        creation.tensor(inputs, device=device),
+        creation.tensor(lengths, device=device),
+        blank=blank,
+        zero_infinity=zero_infinity,
+    )
+    if zero_infinity:
+        nll = where(nll == float("inf"), 0.0, nll)
+    if reduction == "mean":
+        divisor = creation.tensor(np.maximum(lengths, 1), dtype=nll.dtype, device=device)
+        return (nll / divisor).mean()
+    if reduction == "sum":
+        return nll.sum()
+    return nll.squeeze(0) if unbatched else nll
+
+
+def _host_integers(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach()._host()
+    return np.asarray(value).astype(np.int64, copy=False)
+
+
+def _ctc_lengths(value, name: str, batch: int, low: int, high) -> np.ndarray:
+    """Lengths as an int64 array (batch,), with torch's checks of their count and range."""
+    lengths = _host_integers(value).reshape(-1)
+    if lengths.shape != (batch,):
+        raise located(RuntimeError(f"{name} must be of size batch_size"))
+    if lengths.size and lengths.min() < low:
+        raise located(
+            RuntimeError(
+                f"Expected {name} to have value at least {low}, but got value {lengths.min()}"
+            )
+        )
+    if high is not None and lengths.size and lengths.max() > high:
+        raise located(
+            RuntimeError(
+                f"Expected {name} to have value at most {high}, but got value {lengths.max()}"
+            )
+        )
+    return lengths
+
+
+def _padded_targets(targets, lengths: np.ndarray, unbatched: bool, classes: int) -> np.ndarray:
+    """(N, max target length) int64 from padded or concatenated targets."""
+    values = _host_integers(targets)
+    width = int(lengths.max()) if lengths.size else 0
+    if unbatched:
+        values = values.reshape(1, -1)
+    if values.ndim == 1:  # concatenated: cut at the cumulative lengths
+        if values.size != lengths.sum():
+            raise located(
+                RuntimeError(
+                    f"Expected tensor to have size {lengths.sum()} at dimension 0, but got size "
+                    f"{values.size} for argument #2 'targets'"
+                )
+            )
+        padded = np.zeros((lengths.size, width), dtype=np.int64)
+        padded[np.arange(width)[None, :] < lengths[:, None]] = values
+        return padded
+    if values.ndim != 2 or values.shape[1] < width:
+        raise located(
+            RuntimeError(
+                f"Expected tensor to have size at least {width} at dimension 1, but got size "
+                f"{values.shape[-1] if values.ndim else 0} for argument #2 'targets'"
+            )
+        )
+    padded = np.ascontiguousarray(values[:, :width])
+    used = padded[np.arange(width)[None, :] < lengths[:, None]]
+    if used.size and (used.min() < 0 or used.max() >= classes):
+        bad = used.min() if used.min() < 0 else used.max()
+        raise located(IndexError(f"ctc_loss: target {bad} is out of range for {classes} classes"))
+    return padded

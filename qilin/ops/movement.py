@@ -345,11 +345,8 @@ def _cat_kernel(xp, *arrays, dim):
 
 def _cat_vjp(node, g):
     dim = node.attrs["dim"]
-    grads, start = [], 0
-    for shape, _ in node.input_meta:
-        grads.append(SLICE(g, dim=dim, start=start, stop=start + shape[dim], step=1))
-        start += shape[dim]
-    return tuple(grads)
+    grads = SPLIT(g, sizes=tuple(shape[dim] for shape, _ in node.input_meta), dim=dim)
+    return grads if isinstance(grads, tuple) else (grads,)
 
 
 CAT = define(
@@ -360,6 +357,49 @@ CAT = define(
     family="movement",
     save_inputs=False,
     eager_check=True,
+)
+
+
+def _split_meta(x, sizes, dim):
+    if not 0 <= dim < len(x.shape):
+        raise IndexError(f"split_with_sizes: dim {dim} is out of range for shape {x.shape}")
+    if sum(sizes) != x.shape[dim] or any(size < 0 for size in sizes):
+        raise RuntimeError(
+            f"split_with_sizes expects split_sizes to sum exactly to {x.shape[dim]} (input "
+            f"tensor's size at dimension {dim}), but got split_sizes={list(sizes)}"
+        )
+    pieces = []
+    for size in sizes:
+        shape = list(x.shape)
+        shape[dim] = size
+        pieces.append(Spec(tuple(shape), x.dtype))
+    return tuple(pieces)
+
+
+def _split_kernel(xp, x, sizes, dim):
+    lead, start, pieces = (slice(None),) * dim, 0, []
+    for size in sizes:
+        pieces.append(x[lead + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
+
+def _split_vjp(node, grads):
+    # one output gets its grad alone; missing grads of several arrive as zeros (Node.apply)
+    return (CAT(*(grads if isinstance(grads, tuple) else (grads,)), dim=node.attrs["dim"]),)
+
+
+# Views of consecutive pieces along `dim`, as one multi-output op (torch's split_with_sizes):
+# its backward is one cat, and cat's backward is one split (not one zero-filled slice each).
+SPLIT = define(
+    "split_with_sizes",
+    meta=_split_meta,
+    kernel=_split_kernel,
+    vjp=_split_vjp,
+    family="movement",
+    save_inputs=False,
+    num_outputs=-1,
+    view=True,
 )
 
 

@@ -24,3 +24,7 @@ __all__ = [
     "NAdam",
     "RAdam",
 ]
+
+from ..compat import missing_attribute as _missing_attribute  # noqa: E402
+
+__getattr__ = _missing_attribute(__name__)  # unknown names: "qilin does not provide torch.X yet"

@@ -8,16 +8,22 @@ only when an explicit epoch is passed to `step` (deprecated in torch, kept for c
 from __future__ import annotations
 
 import math
-import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
-from weakref import ref
 
 from .optimizer import Optimizer
+from .scheduler_base import (
+    _EPOCH_DEPRECATION,
+    LRScheduler,
+    _callable_state,
+    _check_optimizer,
+    _format_param,
+    _lrs,
+    _per_group,
+)
 
 __all__ = [
     "LRScheduler",
@@ -33,130 +39,10 @@ __all__ = [
     "SequentialLR",
     "ChainedScheduler",
     "ReduceLROnPlateau",
+    "CyclicLR",
+    "OneCycleLR",
+    "CosineAnnealingWarmRestarts",
 ]
-
-_EPOCH_DEPRECATION = (
-    "The epoch parameter in `scheduler.step()` is deprecated; call `scheduler.step()` without "
-    "arguments (after `optimizer.step()`)."
-)
-
-
-def _lrs(optimizer: Optimizer) -> list[float]:
-    return [group["lr"] for group in optimizer.param_groups]
-
-
-def _check_optimizer(optimizer) -> None:
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-
-
-def _track_optimizer_step(optimizer: Optimizer) -> None:
-    """Wrap optimizer.step so the first scheduler.step() can tell whether it ran first.
-
-    The wrapper holds the optimizer weakly so the optimizer and scheduler can be collected."""
-    if hasattr(optimizer.step, "_wrapped_by_lr_sched"):
-        return
-    opt_ref = ref(optimizer)
-    func = optimizer.step.__func__
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        opt = opt_ref()
-        opt._opt_called = True
-        return func.__get__(opt, opt.__class__)(*args, **kwargs)
-
-    wrapper._wrapped_by_lr_sched = True
-    optimizer.step = wrapper
-
-
-class LRScheduler:
-    """Base class of the epoch-indexed schedulers: subclasses give `get_lr` (chainable form)."""
-
-    _is_initial: bool = False
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        _check_optimizer(optimizer)
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(
-                        f"param 'initial_lr' is not specified in param_groups[{i}] when resuming "
-                        "a scheduler with last_epoch >= 0"
-                    )
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        _track_optimizer_step(optimizer)
-        self._initial_step()
-
-    def _initial_step(self) -> None:
-        self._step_count = 0
-        self._is_initial = True
-        try:
-            self.step()
-        finally:
-            self._is_initial = False
-
-    def state_dict(self) -> dict[str, Any]:
-        """Every attribute except the optimizer (which has its own state_dict)."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates the last `step` set, one per param group."""
-        return self._last_lr
-
-    def get_lr(self) -> list[float]:
-        raise NotImplementedError
-
-    def step(self, epoch: int | None = None) -> None:
-        if self._step_count == 1:
-            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
-                warnings.warn(
-                    "Seems like `optimizer.step()` has been overridden after learning rate "
-                    "scheduler initialization. Please, make sure to call `optimizer.step()` "
-                    "before `lr_scheduler.step()`.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            elif not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn(
-                    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call "
-                    "`optimizer.step()` first, otherwise the first value of the learning rate "
-                    "schedule is skipped.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-        self._step_count += 1
-        if epoch is not None:
-            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
-        self._update_lr(epoch)
-
-    def _update_lr(self, epoch: int | None = None) -> None:
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed = getattr(self, "_get_closed_form_lr", None)
-            values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
-
-
-def _per_group(optimizer: Optimizer, value, name: str) -> list:
-    """One value per param group: a list must match the number of groups, else it is repeated."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"Expected {len(optimizer.param_groups)} {name}, but got {len(value)}")
-        return list(value)
-    return [value] * len(optimizer.param_groups)
 
 
 class _LambdaState:
@@ -167,10 +53,7 @@ class _LambdaState:
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-            for fn in self.lr_lambdas
-        ]
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -245,6 +128,10 @@ class MultiStepLR(LRScheduler):
             return _lrs(self.optimizer)
         factor = self.gamma ** self.milestones[self.last_epoch]
         return [g["lr"] * factor for g in self.optimizer.param_groups]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)  # a saved Counter may come back a plain dict
 
     def _get_closed_form_lr(self) -> list[float]:
         milestones = sorted(self.milestones.elements())
@@ -582,3 +469,283 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+# ----- cyclic schedules: CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts ---------------------
+def _setup_momentum(optimizer: Optimizer, base_momentum, max_momentum, last_epoch: int):
+    """Momentum cycling drives SGD/RMSprop's 'momentum' or Adam-like beta1 ('betas'[0]).
+
+    Returns (use_beta1, base_momentums, max_momentums); a fresh schedule starts at the max."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled, "
+            f"but {type(optimizer).__name__} has neither 'momentum' nor 'betas'"
+        )
+    use_beta1 = "betas" in optimizer.defaults
+    base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+    max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for high, low, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+            _set_momentum(group, use_beta1, high)
+            group["max_momentum"] = high
+            group["base_momentum"] = low
+    return use_beta1, base_momentums, max_momentums
+
+
+def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the lr between base_lr and max_lr (Smith, 2017), stepped after every batch.
+
+    A cycle is step_size_up iterations rising then step_size_down falling; the amplitude is scaled
+    by scale_fn(cycle number) or scale_fn(iteration): 'triangular' keeps it, 'triangular2'
+    halves it each cycle, 'exp_range' multiplies it by gamma**iteration. Momentum, when cycled,
+    moves the opposite way, between max_momentum and base_momentum.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, base_lr, max_lr, step_size_up: int = 2000,
+        step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+        cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9, last_epoch: int = -1,
+    ) -> None:  # fmt: skip
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(
+                "mode is invalid and scale_fn is None: expected mode 'triangular', "
+                f"'triangular2' or 'exp_range', or a scale_fn, but got mode {mode!r}"
+            )
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_mode()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1, self.base_momentums, self.max_momentums = _setup_momentum(
+                optimizer, base_momentum, max_momentum, last_epoch
+            )
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_mode(self) -> None:
+        # The built-in modes fix whether the amplitude follows the cycle or the iteration.
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle  # position in the cycle, [0, 1)
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [
+            base + (high - base) * scale_factor * scale
+            for base, high in zip(self.base_lrs, self.max_lrs)
+        ]
+        if self.cycle_momentum:
+            momenta = zip(self.base_momentums, self.max_momentums, self.optimizer.param_groups)
+            for low, high, group in momenta:
+                _set_momentum(group, self.use_beta1, high - (high - low) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["_scale_fn_custom"] = _callable_state(self._scale_fn_custom)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        fn_state = state_dict.pop("_scale_fn_custom", None)
+        self.__dict__.update(state_dict)
+        if fn_state is not None:
+            self._scale_fn_custom.__dict__.update(fn_state)
+        self._init_scale_mode()
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing restarted every T_i epochs (SGDR); T_i starts at T_0 and is multiplied
+    by T_mult at each restart. `step(epoch)` accepts fractional epochs (e.g. epoch + i / iters):
+
+        lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:  # fmt: skip
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(
+                f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}"
+            )
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        eta, cosine = self.eta_min, math.cos(math.pi * self.T_cur / self.T_i)
+        return [eta + (base - eta) * (1 + cosine) / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or jump to `epoch` (fractional allowed; restarts are recomputed)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            self.T_cur, self.T_i = self._position(epoch)
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
+
+    def _position(self, epoch: float) -> tuple[float, int]:
+        """(T_cur, T_i) at `epoch`: with T_mult > 1 the n-th period starts at
+        T_0 * (T_mult**n - 1) / (T_mult - 1), so n is a logarithm."""
+        if epoch < self.T_0:
+            return epoch, self.T_0
+        if self.T_mult == 1:
+            return epoch % self.T_0, self.T_i
+        n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+        start = self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+        return epoch - start, self.T_0 * self.T_mult**n
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin, 2018), stepped after every batch for total_steps.
+
+    The lr rises from max_lr / div_factor to max_lr over pct_start of the steps, then anneals to
+    initial_lr / final_div_factor ('cos' or 'linear'); momentum moves the opposite way between
+    max_momentum and base_momentum. three_phase goes back down to initial_lr symmetrically
+    before the final annealing. Stepping past total_steps is an error.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
+        epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
+        anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum=0.85,
+        max_momentum=0.95, div_factor: float = 25.0, final_div_factor: float = 1e4,
+        three_phase: bool = False, last_epoch: int = -1,
+    ) -> None:  # fmt: skip
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        self._schedule_phases = _one_cycle_phases(self.total_steps, pct_start, three_phase)
+        if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
+            )
+        self._anneal_func_type = anneal_strategy
+        max_lrs = _format_param("max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for high, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = high / div_factor
+                group["max_lr"] = high
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1, _, _ = _setup_momentum(
+                optimizer, base_momentum, max_momentum, last_epoch
+            )
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"Tried to step {step} times. The specified number of total steps is "
+                f"{self.total_steps}"
+            )
+        start_step = 0.0
+        for index, phase in enumerate(self._schedule_phases):
+            if step <= phase["end_step"] or index == len(self._schedule_phases) - 1:
+                break
+            start_step = phase["end_step"]
+        pct = (step - start_step) / (phase["end_step"] - start_step)
+        lrs = []
+        for group in self.optimizer.param_groups:
+            lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+            if self.cycle_momentum:
+                start, end = group[phase["start_momentum"]], group[phase["end_momentum"]]
+                _set_momentum(group, self.use_beta1, self._anneal(start, end, pct))
+        return lrs
+
+
+def _total_steps(total_steps, epochs, steps_per_epoch) -> int:
+    if total_steps is not None:
+        if not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        return total_steps
+    if epochs is None or steps_per_epoch is None:
+        raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+    if not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+        raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
+    return epochs * steps_per_epoch
+
+
+def _one_cycle_phases(total_steps: int, pct_start: float, three_phase: bool) -> list[dict]:
+    """Each phase anneals between two param-group keys and ends at step `end_step`."""
+
+    def phase(end_step, start_lr, end_lr, start_momentum, end_momentum):
+        return {
+            "end_step": end_step, "start_lr": start_lr, "end_lr": end_lr,
+            "start_momentum": start_momentum, "end_momentum": end_momentum,
+        }  # fmt: skip
+
+    rise = phase(float(pct_start * total_steps) - 1, "initial_lr", "max_lr", "max_momentum",
+                 "base_momentum")  # fmt: skip
+    if not three_phase:
+        fall = phase(total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")
+        return [rise, fall]
+    back = phase(float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                 "base_momentum", "max_momentum")  # fmt: skip
+    anneal = phase(total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")
+    return [rise, back, anneal]

@@ -357,3 +357,102 @@ def test_deeply_nested_structure_is_a_clear_error(tmp_path):
     header = '{"format":"qilin.checkpoint","version":1,"root":' + deep + "}"
     with pytest.raises(CheckpointError, match="<file object>: the structure"):
         load(io.BytesIO(_forge({"qilin.checkpoint": header})))
+
+
+def test_torch_model_safetensors_loads_strictly_into_the_same_qilin_model(tmp_path):
+    """A torch model's state_dict saved with safetensors (the usual way weights are shared)
+    loads strictly into the qilin model of the same architecture, which then computes what
+    torch does."""
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    path = tmp_path / "weights.safetensors"
+    safetensors_torch.save_file(reference.state_dict(), str(path))
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    result = model.load_state_dict(load_safetensors(path))  # strict: every key, every shape
+    assert not result.missing_keys and not result.unexpected_keys
+    for key, expected in reference.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), expected.numpy())
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        model(qilin.from_numpy(x)).detach().numpy(),
+        reference(torch.from_numpy(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_safetensors_numpy_file_loads_into_a_qilin_model(tmp_path):
+    import safetensors.numpy
+
+    rng = np.random.default_rng(1)
+    weights = {
+        "weight": rng.standard_normal((3, 4)).astype(np.float32),
+        "bias": rng.standard_normal(3).astype(np.float32),
+    }
+    path = tmp_path / "linear.safetensors"
+    safetensors.numpy.save_file(weights, str(path))
+    layer = nn.Linear(4, 3)
+    layer.load_state_dict(load(path))
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        layer(qilin.from_numpy(x)).detach().numpy(),
+        x @ weights["weight"].T + weights["bias"],
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        {"__reduce__": ["os.system", ["touch pwned"]]},
+        {"py/object": "os.system", "py/newargs": ["touch pwned"]},
+        {"__class__": "subprocess.Popen", "args": ["touch", "pwned"]},
+        {"tensor": {"id": "t0", "dtype": "os.system", "shape": [2], "name": "t"}},
+        {"object": {"module": "os", "name": "system", "args": ["touch pwned"]}},
+    ],
+)
+def test_code_looking_metadata_is_refused_without_running_anything(root, tmp_path, monkeypatch):
+    """JSON that names callables (pickle's __reduce__, jsonpickle's py/object, class paths) is
+    only ever data: it raises a clear error, and nothing is imported or executed."""
+    import json
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    header = json.dumps({"format": "qilin.checkpoint", "version": 1, "root": root})
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(_forge({"qilin.checkpoint": header}))
+    modules_before = set(sys.modules)
+    with pytest.raises(CheckpointError, match=r"evil\.safetensors: malformed checkpoint structure"):
+        load(path)
+    assert not (tmp_path / "pwned").exists()
+    assert set(sys.modules) == modules_before  # nothing was imported on the file's behalf
+
+
+def test_class_path_strings_load_as_plain_strings(tmp_path, monkeypatch):
+    """Well-formed data that merely mentions code stays data."""
+    monkeypatch.chdir(tmp_path)
+    obj = {"__reduce__": ("os.system", "touch pwned"), "__class__": "subprocess.Popen"}
+    loaded = _roundtrip(obj, tmp_path)
+    assert loaded == obj and not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_pickle_files_renamed_to_safetensors_are_refused(writer, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "model.safetensors"
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(_Exploit(), protocol=2))
+        hint = "pickle"
+    else:
+        torch = pytest.importorskip("torch")
+        torch.save({"weights": _Exploit()}, str(path))
+        hint = "zip archive"
+        assert (tmp_path / "pwned").exists() is False
+    for reader in (load, load_safetensors):
+        with pytest.raises(
+            CheckpointError, match=rf"model\.safetensors: not a safetensors.*{hint}"
+        ):
+            reader(path)
+    assert not (tmp_path / "pwned").exists()

@@ -736,6 +736,47 @@ SPECS += [
     ),
 ]
 
+
+def _split_primitive(lib, x, sizes, dim):
+    from qilin.ops.movement import SPLIT
+
+    return SPLIT(x, sizes=tuple(sizes), dim=dim)
+
+
+# The multi-output split primitive (torch's split_with_sizes): some pieces unused (their grads
+# arrive as zeros), empty pieces, one piece; and cat's backward, which is one split.
+SPECS += [
+    OpSpec(
+        "split_with_sizes",
+        _split_primitive,
+        [(Arg(A), [1, 3], 1), (Arg(B), (2, 0, 1), 1), (Arg(A), [3], 0), (Arg((7, 2)), [4, 2, 1], 0)],
+        ref=lambda x, sizes, dim: np.split(x, np.cumsum(sizes)[:-1], axis=dim),
+        torch_call=lambda lib, x, sizes, dim: lib.split(x, list(sizes), dim),
+    ),
+    OpSpec(
+        "split_with_sizes",
+        lambda lib, x: _split_primitive(lib, x, [1, 2], 0)[1] * 2,
+        [(Arg((3, 4)),)],
+        ref=lambda x: x[1:] * 2,
+        torch_call=lambda lib, x: x.split([1, 2], 0)[1] * 2,
+        name="split_with_sizes_one_used",
+    ),
+]
+
+
+def test_split_with_sizes_outputs_are_multi_output_views():
+    from qilin.ops.movement import SPLIT
+
+    base = qilin.zeros(4, 2)
+    first, second = SPLIT(base, sizes=(1, 3), dim=0)
+    second[0, 0] = 5.0  # no grad: writing through is allowed, and the base sees it
+    assert base[1, 0].item() == 5.0
+    leaf = qilin.ones(4, 2, requires_grad=True)
+    first, _ = SPLIT(leaf * 1, sizes=(1, 3), dim=0)
+    with pytest.raises(RuntimeError, match="multiple views"):
+        first.mul_(2)
+
+
 make_tests(SPECS, globals())
 
 

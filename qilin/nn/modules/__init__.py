@@ -21,7 +21,7 @@ from .pooling import *  # noqa: F403
 from .pooling import __all__ as _pooling_all
 from .rnn import *  # noqa: F403
 from .rnn import __all__ as _rnn_all
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .transformer import *  # noqa: F403
 from .transformer import __all__ as _transformer_all
 from .upsampling import *  # noqa: F403
@@ -43,6 +43,7 @@ __all__ = [
     "Dropout1d",
     "Dropout2d",
     "Embedding",
+    "EmbeddingBag",
     *_activation_all,
     *_loss_all,
     *_attention_all,

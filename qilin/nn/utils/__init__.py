@@ -1,5 +1,6 @@
 """qilin.nn.utils: gradient clipping and flat-vector views of parameters (torch.nn.utils)."""
 
+from . import rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 
@@ -9,4 +10,5 @@ __all__ = [
     "get_total_norm",
     "parameters_to_vector",
     "vector_to_parameters",
+    "rnn",
 ]

@@ -45,3 +45,7 @@ __all__ = [
     "get_worker_info",
     "random_split",
 ]
+
+from ...compat import missing_attribute as _missing_attribute  # noqa: E402
+
+__getattr__ = _missing_attribute(__name__)  # unknown names: "qilin does not provide torch.X yet"
