@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import statistics
 import time
 
@@ -67,3 +69,10 @@ def table(title: str, header: tuple, rows: list) -> str:
     return "\n".join(
         [title, line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
     )
+
+
+def load(name: str):
+    """qilin or torch, each with the same number of CPU threads ($OMP_NUM_THREADS, default 2)."""
+    lib = importlib.import_module(name)
+    lib.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    return lib

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
-from common import median_seconds, peak_resident_bytes, reset_peak, resident_bytes, table
+from common import load, median_seconds, peak_resident_bytes, reset_peak, resident_bytes, table
 
 WIDTHS = (784, 512, 512, 256, 10)
 
@@ -49,17 +49,6 @@ def make_step(lib, batch: int):
     return step
 
 
-def load(name: str):
-    if name == "torch":
-        import torch
-
-        torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "2")))
-        return torch
-    import qilin
-
-    return qilin
-
-
 def measure_memory(name: str, batch: int) -> int:
     """Run in a child process: the peak resident memory that 5 steps add to the set-up model
     (activations, gradients and the framework's working memory, first step included)."""
@@ -73,10 +62,7 @@ def measure_memory(name: str, batch: int) -> int:
 
 
 def main() -> None:
-    import torch
-
-    import qilin
-
+    torch, qilin = load("torch"), load("qilin")
     rows = []
     for batch in (1, 256):
         steps = {"qilin": make_step(qilin, batch), "torch": make_step(torch, batch)}

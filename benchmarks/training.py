@@ -13,23 +13,11 @@ so the figure is what a training step adds on top of the model and optimizer sta
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
-from common import median_seconds, peak_resident_bytes, reset_peak, resident_bytes, table
+from common import load, median_seconds, peak_resident_bytes, reset_peak, resident_bytes, table
 from workloads import WORKLOADS
-
-
-def load(name: str):
-    if name == "torch":
-        import torch
-
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-        return torch
-    import qilin
-
-    return qilin
 
 
 def build_pair(builder):

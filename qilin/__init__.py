@@ -79,6 +79,12 @@ from .random import (
 )
 from .tensor import Size, Tensor, is_tensor
 from .tensor_methods import bind as _bind_tensor_methods
+from .threads import (
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
+)
 
 _bind_tensor_methods()
 

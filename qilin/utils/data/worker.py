@@ -21,6 +21,7 @@ import traceback
 import numpy as np
 
 from ... import random as qilin_random
+from ... import threads as qilin_threads
 
 __all__ = ["WorkerInfo", "get_worker_info", "MultiProcessIterator"]
 
@@ -80,11 +81,7 @@ class _StreamEnded:
 def _limit_blas_threads() -> None:
     for name in _THREAD_VARIABLES:
         os.environ[name] = "1"
-    try:
-        import threadpoolctl
-    except ImportError:
-        return
-    threadpoolctl.threadpool_limits(1)
+    qilin_threads.set_num_threads(1)
 
 
 def _seed_worker(seed: int) -> None:
