@@ -1,4 +1,6 @@
-"""Fused recurrent cells: one LSTM or GRU time step as one op, in torch's gate order.
+"""Fused recurrent ops, in torch's gate order: one LSTM or GRU time step as one op (the cells),
+and one layer and direction over a whole padded sequence as one op (`lstm_sequence`,
+`gru_sequence`, at the end of this file: what nn.LSTM / nn.GRU run).
 
     lstm_cell(input_gates, hidden_gates, c) -> (h', c', activations)
         gates = input_gates + hidden_gates = (i, f, g, o) pre-activations, each (B, H)
@@ -10,9 +12,9 @@
         h' = (1 - z) n + z h
 
 `activations` (B, 4H) is not differentiable: it keeps what the backward reads (LSTM: the
-activated gates i, f, g, o; GRU: r, z, n and hidden_n). The recurrent layers apply a matmul and
-one cell per step; written with separate ops a step cost ~25 autograd nodes, fused it costs one
-each way.
+activated gates i, f, g, o; GRU: r, z, n and hidden_n). Packed batches, proj_size and the
+Cell modules apply a matmul and one cell per step; written with separate ops a step cost ~25
+autograd nodes, fused it costs one each way.
 
 The first-order backward is a fused kernel too (`lstm_cell_backward`, `gru_cell_backward`, not
 differentiable); under create_graph the vjp is the same formula in differentiable qilin ops,

@@ -440,3 +440,83 @@ def test_constructor_errors():
     _raises(ValueError, "dropout should be a number in range", lambda: qnn.LSTM(4, 5, dropout=1.5))
     _raises(TypeError, "hidden_size should be of type int, got: float", lambda: qnn.GRU(4, 5.0))
     _raises(ValueError, "num_layers must be greater than zero", lambda: qnn.GRU(4, 5, 0))
+
+
+# ----- the fused paths (qilin/ops/recurrent.py) -------------------------------------------------
+FUSED_LAYERS = [
+    lambda nn: nn.LSTM(3, 4, 2, bidirectional=True),
+    lambda nn: nn.GRU(3, 4, bidirectional=True),
+    lambda nn: nn.GRU(3, 4, bias=False),
+    lambda nn: nn.LSTM(3, 4, proj_size=2),  # step by step: lstm_cell
+]
+
+
+@pytest.mark.parametrize("index", range(len(FUSED_LAYERS)))
+def test_double_backward_matches_torch(index):
+    """A gradient penalty, |d<out, w>/dx|^2, differentiated with respect to the parameters:
+    second derivatives through the sequence and cell ops' create_graph rules."""
+    reference, ours = build_pair(LayerSpec("double", FUSED_LAYERS[index]))
+    rng = np.random.default_rng(index)
+    values, weights = rng.standard_normal((5, 2, 3)), None
+    results = []
+    for lib, layer in ((torch, reference), (qilin, ours)):
+        x = lib.tensor(values, requires_grad=True)
+        output, _ = layer(x)
+        if weights is None:
+            weights = rng.standard_normal(tuple(output.shape))
+        (grad_x,) = lib.autograd.grad((output * lib.tensor(weights)).sum(), x, create_graph=True)
+        (grad_x**2).sum().backward()
+        results.append([p.grad.numpy() for p in layer.parameters()] + [x.grad.numpy()])
+    for position, (theirs, mine) in enumerate(zip(*results)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-7, atol=1e-10, err_msg=f"grad {position}")
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_sequence_op_matches_step_by_step_cells(index, monkeypatch):
+    """The whole-sequence ops and the per-step cell loop (packed batches, proj_size) agree."""
+    import qilin.nn.modules.rnn as rnn
+
+    layer = FUSED_LAYERS[index](qnn).double()
+    x = qilin.tensor(np.random.default_rng(index).standard_normal((6, 3, 3)))
+    results = []
+    for sequences in (rnn._SEQUENCES, ()):
+        monkeypatch.setattr(rnn, "_SEQUENCES", sequences)
+        layer.zero_grad()
+        output, hidden = layer(x)
+        (output.sum() + sum(h.sum() for h in _flat_states(hidden))).backward()
+        results.append([output, *_flat_states(hidden), *(p.grad for p in layer.parameters())])
+    for ours, cells in zip(*results):
+        np.testing.assert_allclose(ours.detach().numpy(), cells.detach().numpy(), rtol=1e-10)
+
+
+def _graph_size(tensor) -> int:
+    seen, stack = set(), [tensor.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        stack.extend(child for child, _ in node.next_functions)
+    return len(seen)
+
+
+@pytest.mark.parametrize("build", [lambda: qnn.LSTM(3, 4, 2), lambda: qnn.GRU(3, 4)])
+def test_padded_batch_graph_does_not_grow_with_length(build):
+    """Over a padded batch each layer is one autograd node, whatever the number of steps (the
+    eager speed of recurrent layers depends on it)."""
+    layer = build()
+    sizes = [_graph_size(layer(qilin.randn(steps, 2, 3))[0]) for steps in (2, 9)]
+    assert sizes[0] == sizes[1]
+
+
+def test_saturated_gates_stay_finite_and_quiet():
+    """Pre-activations far outside exp's range (sigmoid via exp overflows to inf: the result
+    must still be exact 0 / 1, without NumPy warnings)."""
+    layer = qnn.LSTM(2, 3)
+    with qilin.no_grad():
+        for weight in layer.parameters():
+            weight.fill_(50.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        output, (h, c) = layer(qilin.tensor([[[-40.0, -40.0]], [[40.0, 40.0]]]))
+    assert np.isfinite(output.detach().numpy()).all() and np.isfinite(c.detach().numpy()).all()

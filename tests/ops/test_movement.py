@@ -749,7 +749,12 @@ SPECS += [
     OpSpec(
         "split_with_sizes",
         _split_primitive,
-        [(Arg(A), [1, 3], 1), (Arg(B), (2, 0, 1), 1), (Arg(A), [3], 0), (Arg((7, 2)), [4, 2, 1], 0)],
+        [
+            (Arg(A), [1, 3], 1),
+            (Arg(B), (2, 0, 1), 1),
+            (Arg(A), [3], 0),
+            (Arg((7, 2)), [4, 2, 1], 0),
+        ],
         ref=lambda x, sizes, dim: np.split(x, np.cumsum(sizes)[:-1], axis=dim),
         torch_call=lambda lib, x, sizes, dim: lib.split(x, list(sizes), dim),
     ),
