@@ -6,8 +6,9 @@ Both frameworks run the same model code (workloads.py) from the same initial wei
 copied into qilin) on the same batch; the first losses must agree before anything is timed.
 Time: median step time, the two frameworks alternating, reported as throughput ratio
 qilin / torch (1.0 = as fast as torch, higher is faster). Memory: each framework in its own
-subprocess; the kernel's peak resident-set counter is reset after setup and two warm-up steps,
-so the figure is what a training step adds on top of the model and optimizer state.
+subprocess; the kernel's peak resident-set counter is reset once the model is built, so the
+figure is what three training steps add: activations, gradients, optimizer state and the
+framework's working memory.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ def measure_memory(name: str, workload: str) -> int:
     lib = load(name)
     lib.manual_seed(0)
     work = WORKLOADS[workload](lib)
-    for _ in range(2):
-        work.step()
     baseline = resident_bytes()
     reset_peak()
     for _ in range(3):

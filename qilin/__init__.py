@@ -18,6 +18,7 @@ from .autograd import (
     no_grad,
     set_grad_enabled,
 )
+from .backends import host_memory as _host_memory
 from .device import Device, device
 from .dtypes import (
     DType,
@@ -87,6 +88,7 @@ from .threads import (
 )
 
 _bind_tensor_methods()
+_host_memory.tune()
 
 from . import nn, optim, utils  # noqa: E402  (built on the tensor methods bound above)
 from .io import load, save  # noqa: E402
