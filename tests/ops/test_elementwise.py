@@ -1404,6 +1404,26 @@ def test_erf_public_paths(name, scalar, size):
     assert _relative_error(got.numpy(), want).max() < 1e-13
 
 
+def test_erf_float32_within_one_ulp():
+    """float32 erf has its own fit: rounded correctly to within 1 ulp of libm's erf, with
+    the special values and signed zeros kept."""
+    x = np.concatenate(
+        [
+            np.linspace(-4.5, 4.5, 400_001, dtype=np.float32),
+            np.float32([1e-30, -1e-38, 1e-45, 3.9249, 3.9251, 50.0]),
+        ]
+    )
+    got = qilin.erf(qilin.tensor(x)).numpy()
+    assert got.dtype == np.float32
+    want = np.array([math.erf(v) for v in x.astype(np.float64)])
+    ulps = np.abs(got - want) / np.spacing(np.abs(want).astype(np.float32))
+    assert ulps[want != 0].max() <= 1.0
+    special_points = np.float32([math.inf, -math.inf, math.nan, 0.0, -0.0])
+    edges = qilin.erf(qilin.tensor(special_points)).numpy()
+    np.testing.assert_array_equal(edges, [1.0, -1.0, math.nan, 0.0, -0.0])
+    assert np.signbit(edges[4]) and not np.signbit(edges[3])
+
+
 def test_erf_special_values():
     x = qilin.tensor([math.inf, -math.inf, math.nan, 0.0, -0.0])
     erf, erfc = special._erf64(x.numpy()), special._erfc64(x.numpy())
