@@ -190,7 +190,20 @@ def _erfc_tail(y):
 def _erf_single(x):
     x = np.clip(x, -_SINGLE_LIMIT, _SINGLE_LIMIT)
     t = x * x
-    return x * _polynomial(t, _SINGLE_P) / _polynomial(t, _SINGLE_Q)
+    top = _horner(t, _SINGLE_P)
+    top *= x
+    top /= _horner(t, _SINGLE_Q)
+    return top
+
+
+def _horner(t, coefficients):
+    """The polynomial at t, highest degree first, in one buffer (this is GELU's hot loop)."""
+    result = t * coefficients[0]
+    for c in coefficients[1:-1]:
+        result += c
+        result *= t
+    result += coefficients[-1]
+    return result
 
 
 def _erf64(x):
