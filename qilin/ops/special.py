@@ -197,7 +197,7 @@ def _erf_single(x):
 
 
 def _horner(t, coefficients):
-    """The polynomial at t, highest degree first, in one buffer (this is GELU's hot loop)."""
+    """The polynomial at t, highest degree first, evaluated in one buffer (GELU's hot loop)."""
     result = t * coefficients[0]
     for c in coefficients[1:-1]:
         result += c
@@ -255,7 +255,7 @@ def _erfinv_guess(x):
     with np.errstate(divide="ignore", invalid="ignore"):
         w = -np.log((1.0 - x) * (1.0 + x))
     small = w < 5.0
-    central = _polynomial(
+    central = _horner(
         w - 2.5,
         (
             2.81022636e-08,
@@ -269,7 +269,7 @@ def _erfinv_guess(x):
             1.50140941,
         ),
     )
-    tail = _polynomial(
+    tail = _horner(
         np.sqrt(np.where(small, 5.0, w)) - 3.0,
         (
             -0.000200214257,
@@ -284,10 +284,3 @@ def _erfinv_guess(x):
         ),
     )
     return np.where(small, central, tail) * x
-
-
-def _polynomial(w, coefficients):
-    result = np.full_like(w, coefficients[0])
-    for c in coefficients[1:]:
-        result = result * w + c
-    return result
