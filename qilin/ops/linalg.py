@@ -75,6 +75,11 @@ def _matmul_kernel(xp, a, b):
     # the weight gradient at batch 1, runs 5x slower); dot always calls BLAS gemm.
     if a.ndim == 2 and b.ndim == 2:
         return xp.dot(a, b)
+    if b.ndim == 2 and a.ndim > 2 and a.size:
+        # A batch of rows times one matrix (every Linear on a sequence): one gemm over all
+        # rows runs twice as fast as matmul's loop over the batch.
+        rows = xp.dot(a.reshape(-1, a.shape[-1]), b)
+        return rows.reshape(a.shape[:-1] + (b.shape[-1],))
     return xp.matmul(a, b)
 
 
