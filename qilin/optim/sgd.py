@@ -27,7 +27,8 @@ def sgd_update(
         if momentum_buffer is None:
             momentum_buffer = grad.clone()
         else:
-            momentum_buffer = momentum_buffer * momentum + (1 - dampening) * grad
+            damped = grad if dampening == 0 else (1 - dampening) * grad  # one pass fewer
+            momentum_buffer = momentum_buffer * momentum + damped
         grad = grad + momentum * momentum_buffer if nesterov else momentum_buffer
     return param - lr * grad, momentum_buffer
 
