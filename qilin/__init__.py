@@ -25,6 +25,10 @@ from .dtypes import (
     bfloat16,
     bool,
     can_cast,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
     finfo,
     float,
@@ -50,6 +54,7 @@ from .ops.composite import *
 from .ops.convolution import *
 from .ops.creation import *
 from .ops.elementwise import *
+from .ops.gamma import *
 from .ops.indexing import *
 from .ops.linalg import *
 from .ops.movement import *
@@ -57,6 +62,8 @@ from .ops.movement import channels_last, contiguous_format, memory_format, prese
 from .ops.reduction import *
 from .ops.softmax import *
 from .ops.sorting import *
+from .ops.spectral import *
+from .ops.statistics import *
 from .printing import set_printoptions
 from .random import (
     Generator,
@@ -90,8 +97,17 @@ from .threads import (
 _bind_tensor_methods()
 _host_memory.tune()
 
-from . import nn, optim, utils  # noqa: E402  (built on the tensor methods bound above)
+from . import fft, nn, optim, special, utils  # noqa: E402  (built on the tensor methods bound above)
+from .complex_tensor import (  # noqa: E402
+    ComplexTensor,
+    complex,
+    polar,
+    view_as_complex,
+    view_as_real,
+)
+from .fft import istft, stft  # noqa: E402
 from .io import load, save  # noqa: E402
+from .special import i0  # noqa: E402
 
 dtype = DType
 # The module-level constants torch exposes (`float` here is qilin.float, hence math's values).

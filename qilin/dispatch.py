@@ -278,6 +278,16 @@ def explain_failure(op, args: tuple, attrs: dict, error: Exception) -> Exception
     """Turn a kernel failure into the op's own message, pointing at the user's line."""
     if getattr(error, "_qilin_explained", False):
         return error
+    complex_args = [a for a in args if type(a).__name__ == "ComplexTensor"]
+    if complex_args:
+        # Complex values live in a pair-of-reals wrapper with its own methods (z.abs(), z * w);
+        # the primitives take real tensors only.
+        return located(
+            TypeError(
+                f"{op.name}: complex tensors are not accepted here yet; use the complex "
+                f"tensor's own methods (z.abs(), z.real, qilin.view_as_real(z)) instead"
+            )
+        )
     try:
         _check(op, args, attrs)
     except _USER_ERRORS as meta_error:

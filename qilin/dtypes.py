@@ -23,6 +23,10 @@ __all__ = [
     "bfloat16",
     "float32",
     "float64",
+    "complex64",
+    "complex128",
+    "cfloat",
+    "cdouble",
     "half",
     "float",
     "double",
@@ -42,8 +46,8 @@ __all__ = [
 
 _builtin_bool, _builtin_int, _builtin_float = bool, int, float
 
-# Category ranks used by promotion: bool < integer < floating.
-BOOL, INTEGER, FLOATING = 0, 1, 2
+# Category ranks used by promotion: bool < integer < floating (< complex: see complex64 below).
+BOOL, INTEGER, FLOATING, COMPLEX = 0, 1, 2, 3
 
 
 class DType:
@@ -65,10 +69,10 @@ class DType:
 
     @property
     def is_complex(self) -> _builtin_bool:
-        return False
+        return self.category == COMPLEX
 
     def to_real(self) -> DType:
-        return self
+        return _REAL_OF.get(self.name, self)
 
     def __repr__(self) -> str:
         return f"qilin.{self.name}"
@@ -87,6 +91,13 @@ float16 = DType("float16", np.float16, FLOATING, 6)
 bfloat16 = DType("bfloat16", ml_dtypes.bfloat16, FLOATING, 7)
 float32 = DType("float32", np.float32, FLOATING, 8)
 float64 = DType("float64", np.float64, FLOATING, 9)
+
+# Complex dtypes name the dtype of a qilin.ComplexTensor (real pairs: complex_tensor.py); no
+# Tensor holds complex data, so they are not in ALL and NumPy complex arrays stay refused.
+complex64 = DType("complex64", np.complex64, COMPLEX, 10)
+complex128 = DType("complex128", np.complex128, COMPLEX, 11)
+cfloat, cdouble = complex64, complex128
+_REAL_OF = {"complex64": float32, "complex128": float64}
 
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001

@@ -19,12 +19,14 @@ from .ops import (
     composite,
     creation,
     elementwise,
+    gamma,
     indexing,
     linalg,
     movement,
     reduction,
     softmax,
     sorting,
+    statistics,
 )
 from .ops.movement import CAST
 from .tensor import Tensor, _wrap
@@ -59,6 +61,8 @@ _SAME_NAME = {
     sorting: sorting.__all__,
     composite: composite.__all__,
     softmax: softmax.__all__,
+    gamma: gamma.__all__,
+    statistics: statistics.__all__,
 }
 
 # In-place variants `x.add_(y)`: computed out of place, written into x's memory.
@@ -162,6 +166,11 @@ _INPLACE = [
     "logit",
     "sinc",
     "heaviside",
+    "lgamma",
+    "digamma",
+    "polygamma",
+    "mvlgamma",
+    "i0",
 ]
 
 
@@ -459,6 +468,9 @@ def _cuda(self, device=None, non_blocking=False):
 
 
 def _bind_specials() -> None:
+    from . import special
+
+    Tensor.i0 = special.i0
     Tensor.to = to
     Tensor.type = type_
     Tensor.view = movement.view

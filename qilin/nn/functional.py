@@ -580,6 +580,8 @@ def embedding(
     if max_norm is not None:
         _renormalize(weight, np.unique(values), max_norm, norm_type)
     rows = indexing.index_select(weight, 0, input.reshape(-1))
+    if scale_grad_by_freq and weight.requires_grad:
+        rows = _scale_grad_by_frequency(rows, values.reshape(-1), count)
     output = rows.reshape(tuple(input.shape) + tuple(weight.shape[1:]))
     if padding_idx is not None and weight.requires_grad:
         keep = (input != padding_idx).unsqueeze(-1)
@@ -621,10 +623,7 @@ def embedding_bag(
         kept = np.flatnonzero(indices != padding_idx % count)
     rows = indexing.index_select(weight, 0, creation.tensor(indices[kept], device=weight.device))
     if scale_grad_by_freq and weight.requires_grad:
-        # each row's gradient divided by how often its index occurs in the mini-batch
-        frequency = np.bincount(indices[kept], minlength=count)[indices[kept]]
-        scale = creation.tensor(1.0 / frequency, dtype=weight.dtype, device=weight.device)
-        rows = rows.detach() + (rows - rows.detach()) * scale.unsqueeze(1)
+        rows = _scale_grad_by_frequency(rows, indices[kept], count)
     if per_sample_weights is not None:
         position = creation.tensor(kept, device=weight.device)
         rows = rows * indexing.index_select(per_sample_weights.reshape(-1), 0, position)[:, None]
@@ -735,6 +734,14 @@ def _check_bag_arguments(input, weight, mode, per_sample_weights, scale_grad_by_
                 f"({tuple(input.shape)})"
             )
         )
+
+
+def _scale_grad_by_frequency(rows, indices: np.ndarray, count: int):
+    """The same rows, whose gradient is divided by how often each row's index occurs in the
+    mini-batch (scale_grad_by_freq)."""
+    frequency = np.bincount(indices, minlength=count)[indices]
+    scale = creation.tensor(1.0 / frequency, dtype=rows.dtype, device=rows.device)
+    return rows.detach() + (rows - rows.detach()) * scale.unsqueeze(1)
 
 
 def _renormalize(weight, rows: np.ndarray, max_norm: float, norm_type: float) -> None:

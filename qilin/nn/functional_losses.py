@@ -149,6 +149,14 @@ def _class_weights(weight, classes: int, name: str):
     return weight
 
 
+def _mean_over(total, denominator):
+    """total / denominator, NaN when every sample is ignored (denominator 0) as in torch, but
+    with a zero gradient then rather than 0 * inf = NaN, so an all-padding batch does not
+    poison the parameters."""
+    empty = denominator == 0
+    return total / where(empty, 1, denominator) + where(empty, float("nan"), 0).to(total.dtype)
+
+
 def nll_loss(
     input,
     target,
@@ -171,7 +179,7 @@ def nll_loss(
     sample_weight = kept if weight is None else weight[safe] * kept
     loss = -picked * sample_weight
     if reduction == "mean":
-        return loss.sum() / sample_weight.sum()
+        return _mean_over(loss.sum(), sample_weight.sum())
     return loss.sum() if reduction == "sum" else loss
 
 
@@ -228,7 +236,7 @@ def _smoothing_term(log_probs, target, weight, reduction, ignore_index, class_di
         return smooth.sum()
     kept = (~ignored).to(log_probs.dtype)
     denominator = kept.sum() if weight is None else (weight[safe] * kept).sum()
-    return smooth.sum() / denominator
+    return _mean_over(smooth.sum(), denominator)
 
 
 def _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing, class_dim):
@@ -254,6 +262,12 @@ def _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing, c
     return -product.sum() / samples if samples else product.sum() * float("nan")
 
 
+def _check_unit_interval(tensor, name: str) -> None:
+    values = tensor.detach()._host()
+    if values.size and not ((values >= 0) & (values <= 1)).all():
+        raise located(RuntimeError(f"all elements of {name} should be between 0 and 1"))
+
+
 def binary_cross_entropy(
     input, target, weight=None, size_average=None, reduce=None, reduction="mean"
 ):
@@ -267,9 +281,8 @@ def binary_cross_entropy(
                 f"({input.shape}) is deprecated. Please ensure they have the same size."
             )
         )
-    values = input.detach()._host()
-    if values.size and not ((values >= 0) & (values <= 1)).all():
-        raise located(RuntimeError("all elements of input should be between 0 and 1"))
+    _check_unit_interval(input, "input")
+    _check_unit_interval(target, "target")
     log_x = clamp(elementwise.LOG(input), min=-100)
     log_1mx = clamp(elementwise.LOG(1 - input), min=-100)
     loss = -(target * log_x + (1 - target) * log_1mx)

@@ -145,6 +145,8 @@ def batch_norm(
         input, _per_channel(weight, ndim), _per_channel(bias, ndim), dims=dims, eps=eps
     )
     count = input.numel() // max(channels, 1)
+    if count == 0:  # an empty batch leaves the running statistics alone, as in torch
+        return output
     if running_mean is not None:
         _update_running(running_mean, mean, momentum)
     if running_var is not None:
@@ -192,7 +194,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                     f"shape {_shape_text(shape)}"
                 )
             )
-    grouped = input.reshape(batch, num_groups, -1)  # (N, G, C/G * spatial)
+    # (N, G, C/G * spatial), spelled out: -1 is ambiguous for an empty batch
+    grouped = input.reshape(batch, num_groups, input.numel() // max(batch * num_groups, 1))
     output = NORM_AFFINE(grouped, None, None, dims=(2,), eps=eps)[0].reshape(shape)
     if weight is not None:
         output = output * _per_channel(weight, input.ndim)

@@ -206,7 +206,15 @@ def _adaptive_sizes(name: str, input, output_size, nd: int) -> tuple:
         raise located(
             RuntimeError(f"{name}(): output_size must have {nd} elements, but got {output_size}")
         )
-    return tuple(shape[-nd + axis] if s is None else int(s) for axis, s in enumerate(sizes))
+    sizes = tuple(shape[-nd + axis] if s is None else int(s) for axis, s in enumerate(sizes))
+    if any(s < 0 for s in sizes):
+        raise located(
+            RuntimeError(
+                f"{name}: elements of output_size must be greater than or equal to 0 but "
+                f"received {output_size}"
+            )
+        )
+    return sizes
 
 
 def _averaging_matrix(size: int, out: int) -> np.ndarray:

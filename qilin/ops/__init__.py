@@ -10,6 +10,7 @@ from . import (
     ctc,
     decompositions,
     elementwise,
+    gamma,
     indexing,
     linalg,
     movement,
@@ -19,6 +20,8 @@ from . import (
     reduction,
     softmax,
     sorting,
+    spectral,
+    statistics,
 )
 from .registry import OPS, Op, Spec, get
 
@@ -33,6 +36,7 @@ __all__ = [
     "ctc",
     "decompositions",
     "elementwise",
+    "gamma",
     "indexing",
     "linalg",
     "movement",
@@ -42,4 +46,6 @@ __all__ = [
     "reduction",
     "softmax",
     "sorting",
+    "spectral",
+    "statistics",
 ]

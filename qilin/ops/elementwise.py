@@ -624,9 +624,10 @@ def _where_meta(condition, a, b):
 def _where_grad(node, g):
     condition = node.inputs[0]
     meta = node.input_meta
+    from .creation import zeros_like
     from .families import unbroadcast
 
-    zero = g * 0
+    zero = zeros_like(g)  # not g * 0: an infinite gradient must not leak NaN into a branch
     return (
         None,
         unbroadcast(where(condition, g, zero), meta[1][0]) if meta[1] else None,

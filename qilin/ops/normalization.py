@@ -95,7 +95,9 @@ def _kernel(xp, x, weight, bias, dims, eps):
 
 
 def _count(shape: tuple, dims: tuple) -> int:
-    return math.prod(shape[axis] for axis in dims)
+    # at least 1: an empty batch then has zero statistics and zero weight / bias gradients
+    # (torch's), where dividing by 0 would make the gradients NaN
+    return max(math.prod(shape[axis] for axis in dims), 1)
 
 
 def _vjp(node, grads):

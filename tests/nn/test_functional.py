@@ -485,6 +485,23 @@ def test_cross_entropy_with_every_target_ignored_is_nan_like_torch():
     assert math.isnan(loss.item())
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_every_target_ignored_gives_a_zero_gradient_like_torch(smoothing, weighted):
+    # an all-padding batch: the loss is NaN but must not put NaN into the gradient
+    rng = np.random.default_rng(0)
+    weight = rng.uniform(0.5, 1.5, 4)
+
+    def call(lib, x, t):
+        w = lib.tensor(weight) if weighted else None
+        return lib.nn.functional.cross_entropy(
+            x, t, weight=w, ignore_index=2, label_smoothing=smoothing
+        )
+
+    _grads_match_torch(call, rng.standard_normal((3, 4)), np.array([2, 2, 2]))
+    _grads_match_torch(call, rng.standard_normal((3, 4)), np.array([2, 1, 2]))
+
+
 # ----- errors --------------------------------------------------------------------------------
 ERRORS = [
     (lambda lib: lib.nn.functional.glu(lib.ones(3, 5)), "Halving dimension must be even"),
@@ -502,6 +519,10 @@ ERRORS = [
     (
         lambda lib: lib.nn.functional.binary_cross_entropy(lib.ones(3) * 2, lib.ones(3)),
         "between 0 and 1",
+    ),
+    (
+        lambda lib: lib.nn.functional.binary_cross_entropy(lib.ones(3) / 2, lib.ones(3) * 2),
+        "elements of target should be between 0 and 1",
     ),
     (lambda lib: lib.nn.functional.binary_cross_entropy(lib.ones(3) / 2, lib.ones(3, 1)), "size"),
     (
@@ -528,3 +549,25 @@ def test_errors_match_torch(call, message):
     assert isinstance(ours.value, expected) or issubclass(expected, type(ours.value)), (
         f"qilin raised {type(ours.value).__name__}, torch {expected.__name__}"
     )
+
+
+def test_embedding_scale_grad_by_freq_matches_torch():
+    indices = np.array([[1, 1, 2, 0], [3, 1, 2, 2]])
+    table = np.random.default_rng(0).standard_normal((5, 3))
+    grads = []
+    for lib in (torch, qilin):
+        weight = lib.tensor(table, requires_grad=True)
+        out = lib.nn.functional.embedding(lib.tensor(indices), weight, scale_grad_by_freq=True)
+        (out * lib.tensor(np.arange(24.0).reshape(2, 4, 3))).sum().backward()
+        grads.append(weight.grad.detach().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_where_backward_blocks_infinite_gradients():
+    grads = []
+    for lib in (torch, qilin):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = lib.where(lib.tensor([True, False, True]), lib.zeros(3), x)
+        y.backward(lib.tensor([float("inf"), 1.0, -float("inf")]))
+        grads.append(x.grad.detach().numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])

@@ -511,3 +511,28 @@ def test_in_place_op_after_norm_keeps_backward():
         (model(x) * lib.tensor(data)).sum().backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda nn: nn.BatchNorm2d(3), lambda nn: nn.GroupNorm(3, 3), lambda nn: nn.GroupNorm(1, 3)],
+    ids=["BatchNorm2d", "GroupNorm", "GroupNorm_1"],
+)
+def test_empty_batch_matches_torch(build):
+    """An empty batch (N = 0) gives an empty output, zero weight / bias gradients and leaves
+    the running statistics alone, as in torch (not NaN)."""
+    results = []
+    for lib in (torch, qilin):
+        layer = build(lib.nn).double()
+        if getattr(layer, "running_mean", None) is not None:
+            with lib.no_grad():
+                layer.running_mean.fill_(2.0)
+                layer.running_var.fill_(3.0)
+        x = lib.zeros((0, 3, 4, 4), dtype=lib.float64, requires_grad=True)
+        out = layer(x)
+        out.sum().backward()
+        grads = [p.grad.numpy() for p in layer.parameters()]
+        buffers = [b.numpy() for b in layer.buffers()]
+        results.append([np.array(out.shape), x.grad.numpy(), *grads, *buffers])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)

@@ -328,6 +328,8 @@ BAD = [
     ("adaptive_avg_pool2d", lambda F, t: F.adaptive_avg_pool2d(t((4,)), 2)),
     ("adaptive_max_pool2d", lambda F, t: F.adaptive_max_pool2d(t((4,)), 2)),
     ("adaptive_max_pool2d", lambda F, t: F.adaptive_max_pool2d(t((2, 0, 4)), 2)),
+    ("greater than or equal to 0", lambda F, t: F.adaptive_avg_pool2d(t((1, 2, 4, 4)), -1)),
+    ("greater than or equal to 0", lambda F, t: F.adaptive_avg_pool1d(t((1, 2, 4)), -2)),
     ("linear", lambda F, t: F.interpolate(t((2, 3, 4, 4)), scale_factor=2, mode="linear")),
     ("align_corners", lambda F, t: F.interpolate(t((1, 1, 4)), size=2, align_corners=True)),
     ("either", lambda F, t: F.interpolate(t((1, 1, 4)))),
