@@ -150,9 +150,9 @@ def test_script_sees_argv_main_and_torch_submodules(tmp_path):
 
 MISSING = [
     ("import torch.distributions", "torch.distributions", 1),
-    ("import torch\ntorch.fft.rfft(torch.ones(4))", "torch.fft", 2),
-    ("from torch.fft import rfft", "torch.fft", 1),
-    ("from torch import fft", "torch.fft", 1),
+    ("import torch\ntorch.sparse.mm(torch.ones(4))", "torch.sparse", 2),
+    ("from torch.sparse import mm", "torch.sparse", 1),
+    ("from torch import sparse", "torch.sparse", 1),
     ("import torch.nn as nn\nnn.SomethingNew(3)", "torch.nn.SomethingNew", 2),
     ("from torch.nn import SomethingNew", "torch.nn.SomethingNew", 1),
     ("import torch\ndef f():\n    return torch.nn.functional.no(1)\nf()", "torch.nn.functional.no", 3),  # noqa: E501

@@ -36,7 +36,7 @@ SPECS = [
     ),
     *[
         OpSpec(
-            "lerp",
+            "gather",
             lambda lib, x, q, d, k, mode=mode: lib.quantile(
                 x, q_tensor(lib, x, q) if isinstance(q, list) else q, d, k, interpolation=mode
             ),
