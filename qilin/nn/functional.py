@@ -16,7 +16,7 @@ from .. import dtypes
 from ..autograd import is_grad_enabled, no_grad
 from ..dispatch import inplace as write_in_place
 from ..errors import located, user_stacklevel
-from ..ops import creation, elementwise, indexing, movement
+from ..ops import creation, elementwise, indexing, linalg, movement
 from ..ops.softmax import log_softmax as _log_softmax
 from ..ops.softmax import softmax as _softmax
 from ..ops.softmax import softmin as _softmin
@@ -286,21 +286,12 @@ def prelu(input, weight):
 
 # ----- linear --------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias: (*, in) x (out, in) -> (*, out)."""
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        rows = math.prod(input.shape[:-1]) if input.ndim else 1
-        in_features = input.shape[-1] if input.ndim else 1
-        out_features = weight.shape[0] if weight.ndim == 2 else 1
-        raise located(
-            RuntimeError(
-                f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{in_features} and "
-                f"{weight.shape[-1]}x{out_features}): input of shape {tuple(input.shape)} has "
-                f"{in_features} features, weight of shape {tuple(weight.shape)} expects "
-                f"{weight.shape[-1]}"
-            )
-        )
-    output = input.matmul(weight.t() if weight.ndim == 2 else weight)
-    return output if bias is None else output + bias
+    """input @ weight.T + bias: (*, in) x (out, in) -> (*, out), one primitive (one gemm over
+    all rows forward, and a weight gradient already in the weight's layout)."""
+    if weight.ndim != 2:  # torch also takes a 1-D weight: a dot product over the last dim
+        output = input.matmul(weight)
+        return output if bias is None else output + bias
+    return linalg.LINEAR(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

@@ -5,6 +5,8 @@ the primitives in decompositions.py and the composites in qilin.linalg."""
 
 from __future__ import annotations
 
+import math
+
 from .. import dtypes
 from ..dispatch import write_out
 from ..errors import located
@@ -105,6 +107,63 @@ MATMUL = define(
     vjp=_matmul_vjp,
     family="library",
     lowering={"library": "gemm"},
+)
+
+
+def _linear_meta(x, weight, bias):
+    if len(weight.shape) != 2 or not x.shape or x.shape[-1] != weight.shape[1]:
+        rows = math.prod(x.shape[:-1]) if x.shape else 1
+        features = x.shape[-1] if x.shape else 1
+        raise RuntimeError(
+            f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{features} and "
+            f"{weight.shape[-1]}x{weight.shape[0]}): input of shape {tuple(x.shape)} has "
+            f"{features} features, weight of shape {tuple(weight.shape)} expects {weight.shape[-1]}"
+        )
+    dtypes_given = [x.dtype, weight.dtype] + ([bias.dtype] if bias is not None else [])
+    if any(dtype is not x.dtype for dtype in dtypes_given):
+        names = ", ".join(dtype.name for dtype in dtypes_given)
+        raise RuntimeError(f"linear: expected input, weight and bias of one dtype, got {names}")
+    if bias is not None and tuple(bias.shape) not in ((), (weight.shape[0],)):
+        raise RuntimeError(
+            f"linear: bias of shape {tuple(bias.shape)} does not match {weight.shape[0]} outputs"
+        )
+    return Spec(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
+
+
+def _rows(x):
+    """(*, n) -> (prod(*), n): every leading dim is a batch of rows."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
+def _linear_kernel(xp, x, weight, bias):
+    out = xp.dot(_rows(x), weight.T)  # one gemm over all rows, a fresh C-ordered result
+    if bias is not None:
+        out += bias
+    return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+
+def _linear_vjp(node, g):
+    x, weight, bias = node.inputs
+    need_x, need_weight, need_bias = node.needs_grad
+    rows = _rows(g)
+    grad_x = MATMUL(rows, weight).reshape(tuple(x.shape)) if need_x else None
+    # g^T x is (out, in) in C order, the layout of the weight: accumulating it needs no copy
+    grad_weight = MATMUL(rows.mT, _rows(x)) if need_weight else None
+    grad_bias = None
+    if bias is not None and need_bias:
+        grad_bias = rows.sum(0) if bias.ndim else rows.sum()
+    return grad_x, grad_weight, grad_bias
+
+
+LINEAR = define(
+    "linear",
+    meta=_linear_meta,
+    kernel=_linear_kernel,
+    vjp=_linear_vjp,
+    family="library",
+    eager_check=True,
+    lowering={"library": "gemm"},
+    doc="x @ weight.T + bias over the rows of x: (*, in) x (out, in) -> (*, out).",
 )
 
 

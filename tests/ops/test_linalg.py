@@ -78,7 +78,29 @@ def _addmm_ref(c, a, b):
 
 INF = math.inf
 
+def _linear_ref(x, w, b=None):
+    return x @ w.T + (0 if b is None else b)
+
+
 PRODUCTS = [
+    OpSpec(
+        "linear",
+        lambda lib, x, w, b: lib.nn.functional.linear(x, w, b),
+        [
+            (Arg((3, 4)), Arg((5, 4)), Arg((5,))),
+            (Arg((2, 3, 4)), Arg((5, 4)), Arg((5,))),  # rows from every leading dim
+            (Arg((4,)), Arg((2, 4)), Arg((2,))),  # one sample
+            (Arg((0, 4)), Arg((2, 4)), Arg((2,))),  # an empty batch
+        ],
+        ref=_linear_ref,
+    ),
+    OpSpec(
+        "linear",
+        lambda lib, x, w: lib.nn.functional.linear(x, w),
+        [(Arg((2, 1, 3)), Arg((4, 3)))],
+        ref=_linear_ref,
+        name="linear_no_bias",
+    ),
     OpSpec(
         "matmul",
         lambda lib, a, b: lib.matmul(a, b),
