@@ -50,9 +50,11 @@ from .dtypes import (
     short,
     uint8,
 )
+from .ops.combine import *
 from .ops.composite import *
 from .ops.convolution import *
 from .ops.creation import *
+from .ops.distance import *
 from .ops.elementwise import *
 from .ops.gamma import *
 from .ops.indexing import *
@@ -87,6 +89,18 @@ from .random import (
 )
 from .tensor import Size, Tensor, is_tensor
 from .tensor_methods import bind as _bind_tensor_methods
+from .tensor_types import (
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from .threads import (
     get_num_interop_threads,
     get_num_threads,

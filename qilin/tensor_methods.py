@@ -27,6 +27,7 @@ from .ops import (
     softmax,
     sorting,
     statistics,
+    windows,
 )
 from .ops.movement import CAST
 from .tensor import Tensor, _wrap
@@ -345,28 +346,23 @@ def _conversion(dtype):
     return method
 
 
-_TENSOR_TYPES = {
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "float16": "HalfTensor",
-    "bfloat16": "BFloat16Tensor",
-    "int64": "LongTensor",
-    "int32": "IntTensor",
-    "int16": "ShortTensor",
-    "int8": "CharTensor",
-    "uint8": "ByteTensor",
-    "bool": "BoolTensor",
-}
-_TYPE_DTYPES = {name: dtype for dtype, name in _TENSOR_TYPES.items()}
-
-
 def type_(self, dtype=None, non_blocking=False, **kwargs):
-    """`t.type()` names the tensor type ('qilin.FloatTensor'); `t.type(dtype)` converts."""
+    """`t.type()` names the tensor type as torch does ('torch.FloatTensor'); `t.type(dtype)`,
+    `t.type('torch.DoubleTensor')` and `t.type(qilin.DoubleTensor)` convert.
+
+    The name keeps torch's prefix on purpose: scripts compare it with literals written for
+    torch (`x.type() == 'torch.cuda.FloatTensor'`), and run unchanged under `import qilin as
+    torch`; every spelling of the name is accepted back as a type argument.
+    """
+    from .tensor_types import TYPE_NAMES, dtype_of_type_name
+
     if dtype is None:
         where = "cuda." if self._device.type == "cuda" else ""
-        return f"qilin.{where}{_TENSOR_TYPES[self.dtype.name]}"
-    if isinstance(dtype, str) and dtype.rpartition(".")[2] in _TYPE_DTYPES:
-        dtype = _TYPE_DTYPES[dtype.rpartition(".")[2]]
+        return f"torch.{where}{TYPE_NAMES[self.dtype.name]}"
+    if isinstance(dtype, str):
+        dtype = dtype_of_type_name(dtype)
+    elif isinstance(getattr(dtype, "dtype", None), dtypes.DType):
+        dtype = dtype.dtype  # a legacy type: qilin.DoubleTensor
     return to(self, dtypes.to_dtype(dtype))
 
 
@@ -473,6 +469,7 @@ def _bind_specials() -> None:
     Tensor.i0 = special.i0
     Tensor.to = to
     Tensor.type = type_
+    Tensor.unfold = windows.unfold
     Tensor.view = movement.view
     Tensor.reshape = movement.reshape
     Tensor.expand = _expand

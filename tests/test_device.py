@@ -137,7 +137,7 @@ def test_gpu_round_trip():
     back = (t * 2 + 1).cpu()
     assert back.device.type == "cpu" and back.tolist() == [[3.0, 5.0], [7.0, 9.0]]
     assert repr(t).endswith("device='cuda:0')")
-    assert t.type() == "qilin.cuda.FloatTensor"
+    assert t.type() == "torch.cuda.FloatTensor"
     with pytest.raises(TypeError, match="cpu"):
         t.numpy()
 

@@ -66,7 +66,7 @@ def test_element_size_and_type_names(dtype):
     q = qilin.zeros(2, dtype=getattr(qilin, dtype))
     t = torch.zeros(2, dtype=getattr(torch, dtype))
     assert q.element_size() == t.element_size()
-    assert q.type() == t.type().replace("torch", "qilin")
+    assert q.type() == t.type()  # the torch spelling: scripts compare it with literals
 
 
 def test_autograd_attributes():

@@ -4,11 +4,13 @@ Importing this package registers every op; `OPS` maps names to records.
 """
 
 from . import (
+    combine,
     composite,
     convolution,
     creation,
     ctc,
     decompositions,
+    distance,
     elementwise,
     gamma,
     indexing,
@@ -22,6 +24,7 @@ from . import (
     sorting,
     spectral,
     statistics,
+    windows,
 )
 from .registry import OPS, Op, Spec, get
 
@@ -30,11 +33,13 @@ __all__ = [
     "Op",
     "Spec",
     "get",
+    "combine",
     "composite",
     "convolution",
     "creation",
     "ctc",
     "decompositions",
+    "distance",
     "elementwise",
     "gamma",
     "indexing",
@@ -48,4 +53,5 @@ __all__ = [
     "sorting",
     "spectral",
     "statistics",
+    "windows",
 ]

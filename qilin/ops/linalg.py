@@ -449,10 +449,56 @@ EINSUM = define(
 )
 
 
-def einsum(equation, *operands):
+def einsum(*args):
+    """`einsum('ij,jk->ik', a, b)`, or torch's sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`
+    (subscripts 0-51 and Ellipsis), which is translated to the equation string."""
+    if args and not isinstance(args[0], str):
+        equation, operands = _sublist_equation(args)
+    else:
+        equation, operands = args[0], args[1:]
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     return EINSUM(*operands, equation=equation)
+
+
+_SUBSCRIPT_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # torch's 0..51
+
+
+def _sublist_equation(args: tuple) -> tuple:
+    """(op1, sub1, op2, sub2, ..., [out]) -> ('AB,BC->AC', (op1, op2))."""
+    operands = args[0::2][: len(args) // 2]
+    sublists = args[1::2]
+    output = args[-1] if len(args) % 2 else None
+    for index, operand in enumerate(operands):
+        if not hasattr(operand, "shape"):
+            raise TypeError(
+                f"einsum(): expected a tensor as argument {2 * index} in the sublist format "
+                f"(operand, subscripts, ...), but got {type(operand).__name__}"
+            )
+    inputs = ",".join(_sublist_letters(sublist) for sublist in sublists)
+    if output is None:
+        return inputs, operands
+    return inputs + "->" + _sublist_letters(output), operands
+
+
+def _sublist_letters(sublist) -> str:
+    if not isinstance(sublist, (list, tuple)):
+        raise TypeError(
+            "einsum(): expected a list of subscripts (ints in [0, 52) or Ellipsis) after each "
+            f"operand in the sublist format, but got {type(sublist).__name__}"
+        )
+    letters = []
+    for subscript in sublist:
+        if subscript is Ellipsis:
+            letters.append("...")
+        elif isinstance(subscript, int) and 0 <= subscript < 52:
+            letters.append(_SUBSCRIPT_LETTERS[subscript])
+        else:
+            raise ValueError(
+                "einsum(): subscript in subscript list is not within the valid range [0, 52) "
+                f"(got {subscript!r})"
+            )
+    return "".join(letters)
 
 
 def kron(input, other):

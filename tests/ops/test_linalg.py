@@ -78,6 +78,7 @@ def _addmm_ref(c, a, b):
 
 INF = math.inf
 
+
 def _linear_ref(x, w, b=None):
     return x @ w.T + (0 if b is None else b)
 

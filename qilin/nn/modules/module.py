@@ -32,9 +32,10 @@ _EXTRA_STATE_KEY = "_extra_state"
 
 
 def _typename(obj) -> str:
-    """The type name torch's messages use: 'qilin.FloatTensor' for tensors, else module.qualname."""
+    """The type name torch's messages use, in qilin's words: 'qilin.FloatTensor' for tensors
+    (Tensor.type() keeps torch's spelling for scripts that compare it), else module.qualname."""
     if isinstance(obj, Tensor):
-        return obj.type()
+        return "qilin." + obj.type().split(".", 1)[1]
     module = getattr(obj, "__module__", "") or ""
     if hasattr(obj, "__qualname__"):
         qualname = obj.__qualname__
