@@ -9,6 +9,7 @@ for an eager check. This path is measured (benchmarks/eager_overhead.py): keep i
 from __future__ import annotations
 
 import os
+from threading import get_ident
 
 import numpy as np
 
@@ -26,9 +27,14 @@ _ndarray = np.ndarray
 _grad_state = grad_mode.state
 _verify = bool(os.environ.get("QILIN_VERIFY"))
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+# The active qilin.compile tracer (compiler/trace.py) while a trace runs, else None: eager pays
+# one global load and compare per op. It records only calls from the thread that traces.
+_tracer = None
 
 
 def apply(op, args: tuple, attrs: dict):
+    if _tracer is not None and _tracer.thread == get_ident():
+        return _tracer.apply(op, args, attrs)
     arrays = []
     needs_grad = False
     device = CPU
@@ -251,6 +257,8 @@ def write_out(result: Tensor, out: Tensor | None) -> Tensor:
 
 def write_into(target: Tensor, data) -> None:
     """Copy `data` into `target`'s memory and bump its version."""
+    if _tracer is not None:
+        _tracer.check_write(target, data)  # in-place writes are not traced yet
     try:
         target._data[...] = data
     except ValueError as error:

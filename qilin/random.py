@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from threading import get_ident
 
 import numpy as np
 
+from . import dispatch as _dispatch
 from . import dtypes
 from .device import Device
 from .dispatch import write_out
@@ -177,6 +179,8 @@ def fork_rng(
 
 def numpy_generator(generator: Generator | None = None) -> np.random.Generator:
     """The NumPy generator that `generator` (or the default one) draws from."""
+    if _dispatch._tracer is not None and _dispatch._tracer.thread == get_ident():
+        raise _dispatch._tracer.random_error()  # random ops are not traced yet (qilin.compile)
     if generator is None:
         return default_generator._numpy
     if not isinstance(generator, Generator):

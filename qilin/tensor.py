@@ -317,7 +317,10 @@ class Tensor:
                     "to copy the tensor to host memory first."
                 )
             return self._device.backend.to_host(self._data)
-        return self._data
+        data = self._data
+        if not isinstance(data, np.ndarray):  # a traced tensor's placeholder raises (compiler)
+            return np.asarray(data)
+        return data
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy(force=True)
