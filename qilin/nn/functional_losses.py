@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from ..compiler.trace import is_traced
 from ..errors import located, user_stacklevel
 from ..ops import creation, elementwise
 from ..ops.ctc import CTC_LOSS
@@ -131,6 +132,8 @@ def _safe_target(target, ignore_index: int, classes: int):
     """(target with ignored entries replaced by class 0, the float mask of kept entries).
     Kept targets outside [0, classes) raise torch's error."""
     ignored = target == ignore_index
+    if is_traced(target):  # no values while tracing: a compiled graph cannot check them here
+        return where(ignored, 0, target), ignored
     values = target.detach()._host()[~ignored.detach()._host()]
     if values.size and (values.min() < 0 or values.max() >= classes):
         bad = int(values.min() if values.min() < 0 else values.max())
