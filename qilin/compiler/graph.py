@@ -156,6 +156,31 @@ class Graph:
 
     __repr__ = __str__
 
+    # ----- walking and rewriting (for passes) -------------------------------------------------
+    def users(self, value: Value) -> list[Node]:
+        """The nodes that read `value`, in graph order (each once). A scan: passes that query
+        many values build their own map once."""
+        return [node for node in self.nodes if any(v is value for v in node.input_values())]
+
+    def replace_uses(self, old: Value, new: Value) -> None:
+        """Make every node input and graph output that reads `old` read `new` instead."""
+        for node in self.nodes:
+            node.inputs = _replaced(node.inputs, old, new)
+        self.outputs = [new if v is old else v for v in self.outputs]
+
+    def remove_node(self, node: Node) -> None:
+        """Drop `node`; its outputs must be unused (replace their uses first)."""
+        produced = {id(v) for v in node.outputs}
+        readers = [
+            other
+            for other in self.nodes
+            if other is not node and any(id(v) in produced for v in other.input_values())
+        ]
+        if readers or any(id(v) in produced for v in self.outputs):
+            where = f"by {readers[0]}" if readers else "as a graph output"
+            raise ValueError(f"graph.remove_node: {node}: its outputs are still used {where}")
+        self.nodes.remove(node)
+
     def verify(self) -> None:
         """Check the graph is well formed: every value defined before use, and every node's
         recorded outputs exactly what its op's meta rule gives for its inputs."""
@@ -194,6 +219,14 @@ class Graph:
                 raise AssertionError(f"graph.verify: output {value.name} is never set")
 
 
+def _replaced(item, old: Value, new: Value):
+    if item is old:
+        return new
+    if isinstance(item, (tuple, list)):
+        return type(item)(_replaced(part, old, new) for part in item)
+    return item
+
+
 def _specs(inputs: tuple) -> tuple:
     return tuple(_spec_of(item) for item in inputs)
 
@@ -201,8 +234,8 @@ def _specs(inputs: tuple) -> tuple:
 def _spec_of(item):
     if isinstance(item, Value):
         return item.spec
-    if isinstance(item, tuple):
-        return tuple(_spec_of(part) for part in item)
+    if isinstance(item, (tuple, list)):
+        return type(item)(_spec_of(part) for part in item)
     return item
 
 

@@ -43,8 +43,20 @@ def eval_graph(graph: Graph, *args):
             env[id(value)] = (
                 array if type(array) is np.ndarray or xp is not np else np.asarray(array)
             )
-    results = [_wrap(env[id(v)], v.device) for v in graph.outputs]
-    return unflatten(graph.output_structure, results)
+    return unflatten(graph.output_structure, _output_tensors(graph, tensors, env))
+
+
+def _output_tensors(graph: Graph, inputs: list, env: dict) -> list:
+    """One tensor per output Value, as eager would return them: an argument or captured tensor
+    returned as is comes back as that same object, and a value returned twice is one tensor."""
+    known = {id(v): t for v, t in zip(graph.inputs, inputs)}
+    known.update((id(v), t) for v, t in graph.captured)
+    results = []
+    for value in graph.outputs:
+        if id(value) not in known:
+            known[id(value)] = _wrap(env[id(value)], value.device)
+        results.append(known[id(value)])
+    return results
 
 
 def _checked(value: Value, tensor: Tensor):
@@ -63,8 +75,8 @@ def _checked(value: Value, tensor: Tensor):
 def _resolve(item, env: dict):
     if isinstance(item, Value):
         return env[id(item)]
-    if isinstance(item, tuple) and item and any(isinstance(part, Value) for part in item):
-        return tuple(_resolve(part, env) for part in item)
+    if isinstance(item, (tuple, list)) and item:
+        return type(item)(_resolve(part, env) for part in item)
     return item
 
 

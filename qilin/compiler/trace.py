@@ -13,7 +13,9 @@ which are qilin ops, and they are traced too.
 
 What cannot be captured raises a clear error naming the user's line: reading values (`.item()`,
 `bool(t)`, printing), in-place writes and `out=` (not yet), random numbers (not yet), and ops
-whose output shape depends on the values (nonzero, unique, masked_select).
+whose output shape depends on the values (nonzero, unique, masked_select). A traced tensor
+kept past its trace (in a global, on self) raises TraceError wherever it is used later.
+One thread traces at a time (`_TRACING`); other threads run eagerly meanwhile.
 """
 
 from __future__ import annotations
@@ -107,6 +109,33 @@ def _read_error() -> BaseException:
     )
 
 
+def _escaped_error() -> BaseException:
+    return _at_user_line(
+        TraceError(
+            "qilin.compile: this tensor is a traced stand-in from a trace that has ended (it "
+            "escaped the traced function: kept in a global, a list or on self); it holds no "
+            "values. Return it from the traced function instead"
+        )
+    )
+
+
+def _value_error(tracer: Tracer) -> BaseException:
+    """Reading a traced tensor's values: refused while its trace runs, and meaningless after
+    (a leaked traced tensor used eagerly must not reach NumPy as an unknown object)."""
+    return _read_error() if tracer.active else _escaped_error()
+
+
+def _accumulate_error() -> BaseException:
+    # `real_grad._data += traced_grad._data`: backward() accumulating into a parameter.
+    return _at_user_line(
+        NotImplementedError(
+            "qilin.compile: loss.backward() accumulating into the .grad of a tensor that is "
+            "not a traced argument (a parameter) is not supported yet; use "
+            "qilin.autograd.grad(loss, params) inside the traced function"
+        )
+    )
+
+
 def _inplace_error(what: str) -> BaseException:
     return _at_user_line(
         NotImplementedError(
@@ -134,7 +163,6 @@ class TracedArray:
     """
 
     __slots__ = ("value", "shape", "dtype", "ndim", "size", "flags", "tracer")
-    __array_ufunc__ = None  # NumPy operators defer to ours (which raise) instead of converting
     base = None
 
     def __init__(self, value: Value, tracer: Tracer):
@@ -153,7 +181,7 @@ class TracedArray:
     @property
     def strides(self) -> tuple:
         if not self.value.contiguous:
-            raise _read_error()
+            raise _value_error(self.tracer)
         steps, step = [], self.dtype.itemsize
         for size in reversed(self.shape):
             steps.append(step)
@@ -169,10 +197,18 @@ class TracedArray:
         return self  # only reached on the way to reading values (item), which raises
 
     def __array__(self, dtype=None, copy=None):
-        raise _read_error()
+        raise _value_error(self.tracer)
 
-    def item(self, *args):
-        raise _read_error()
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # NumPy hands here every ufunc that meets a placeholder: a composite computing on
+        # `_data`, a kernel run eagerly on a leaked traced tensor, or backward() adding a traced
+        # gradient into a real `.grad` (`grad._data += traced`, an ufunc with out=).
+        if self.tracer.active and any(type(o) is not TracedArray for o in kwargs.get("out", ())):
+            raise _accumulate_error()
+        raise _value_error(self.tracer)
+
+    def item(self, *args, **kwargs):
+        raise _value_error(self.tracer)
 
     # What ndarray methods a composite might call on `_data` to read values.
     tolist = __float__ = __int__ = __index__ = __bool__ = __iter__ = item
@@ -180,28 +216,21 @@ class TracedArray:
     astype = ravel = flatten = view = tobytes = __len__ = __getitem__ = item
     __invert__ = __neg__ = __abs__ = __add__ = __sub__ = __mul__ = __truediv__ = item
     __lt__ = __le__ = __gt__ = __ge__ = __and__ = __or__ = __xor__ = __rsub__ = __rmul__ = item
+    __radd__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __rpow__ = item
+    __eq__ = __ne__ = item  # not identity: `data == 0` compares values
+    __hash__ = object.__hash__
 
     @property
     def __array_interface__(self):
-        raise _read_error()
+        raise _value_error(self.tracer)
 
     def __setitem__(self, key, value):
-        raise _inplace_error("an in-place write")
+        raise _inplace_error("an in-place write") if self.tracer.active else _escaped_error()
 
     def __iadd__(self, other):
-        raise _inplace_error("an in-place update")
+        raise _inplace_error("an in-place update") if self.tracer.active else _escaped_error()
 
     __isub__ = __imul__ = __itruediv__ = __iadd__
-
-    def __radd__(self, other):
-        # `real_grad._data += traced_grad._data`: backward() accumulating into a parameter.
-        raise _at_user_line(
-            NotImplementedError(
-                "qilin.compile: loss.backward() accumulating into the .grad of a tensor that is "
-                "not a traced argument (a parameter) is not supported yet; use "
-                "qilin.autograd.grad(loss, params) inside the traced function"
-            )
-        )
 
     def __repr__(self) -> str:
         return f"<traced {self.value.name}: {self.value.type_text}>"
@@ -217,6 +246,7 @@ class Tracer:
     def __init__(self):
         self.graph = Graph()
         self.thread = threading.get_ident()
+        self.active = True  # False once trace() returns: its traced tensors are then leaks
         self._captured: dict[int, Value] = {}
         self._counter = 0
         self.grads_before: dict[int, object] = {}
@@ -239,14 +269,16 @@ class Tracer:
     def value_of(self, tensor: Tensor) -> Value:
         data = tensor._data
         if type(data) is TracedArray:
-            if data.tracer is not self:
-                raise _at_user_line(
-                    TraceError(
-                        "qilin.compile: a traced tensor from another trace was used here (a "
-                        "traced tensor escaped its function, e.g. kept in a global or on self)"
-                    )
+            if data.tracer is self:
+                return data.value
+            if not data.tracer.active:
+                raise _escaped_error()
+            raise _at_user_line(
+                NotImplementedError(
+                    "qilin.compile: a traced tensor of an enclosing trace was used inside a "
+                    "nested trace without being passed to it as an argument; pass it in"
                 )
-            return data.value
+            )
         found = self._captured.get(id(tensor))
         if found is None:
             # A real tensor read by the function: lifted as an extra input, held by reference.
@@ -275,29 +307,26 @@ class Tracer:
         """`dispatch.apply` while tracing: meta rule, traced outputs, a Node; no kernel."""
         inputs = tuple(self._to_graph(a) for a in args)
         device = next((a._device for a in args if isinstance(a, Tensor)), CPU)
-        specs = tuple(_spec(a) for a in args)
-        try:
-            expected = op.meta(*specs, **attrs)
-        except dispatch._USER_ERRORS as error:
-            raise located(error) from None
-        single = isinstance(expected, Spec)
-        expected = (expected,) if single else tuple(expected)
-        for spec in expected:
-            if any(size < 0 for size in spec.shape):
-                raise _at_user_line(
-                    NotImplementedError(
-                        f"qilin.compile: {op.name}'s output shape depends on the input values "
-                        f"({tuple(spec.shape)}), which a graph of fixed shapes cannot hold yet; "
-                        "keep this part eager"
-                    )
-                )
+        node = self._add_node(op, inputs, attrs, _output_specs(op, args, attrs), device)
+        outputs = tuple(_wrap(TracedArray(v, self), device) for v in node.outputs)
+        if (
+            grad_mode.state.enabled
+            and op.vjp is not None
+            and any(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ):
+            dispatch._record(op, args, attrs, outputs, device)
+        return outputs[0] if op.num_outputs == 1 else outputs
+
+    def _add_node(self, op, inputs: tuple, attrs: dict, specs: tuple, device) -> Node:
         contiguous = self._output_contiguity(op, inputs)
         node = Node(op, inputs, dict(attrs))
         values = []
-        for index, spec in enumerate(expected):
+        for index, spec in enumerate(specs):
+            name = f"%{self._counter}"
+            self._counter += 1
             values.append(
                 Value(
-                    f"%{self._counter}",
+                    name,
                     tuple(spec.shape),
                     spec.dtype,
                     device,
@@ -306,17 +335,9 @@ class Tracer:
                     contiguous=contiguous,
                 )
             )
-            self._counter += 1
         node.outputs = tuple(values)
         self.graph.nodes.append(node)
-        outputs = tuple(_wrap(TracedArray(v, self), device) for v in values)
-        if (
-            grad_mode.state.enabled
-            and op.vjp is not None
-            and any(isinstance(a, Tensor) and a._requires_grad for a in args)
-        ):
-            dispatch._record(op, args, attrs, outputs, device)
-        return outputs[0] if op.num_outputs == 1 else outputs
+        return node
 
     @staticmethod
     def _output_contiguity(op, inputs: tuple) -> bool:
@@ -350,6 +371,26 @@ class Tracer:
         )
 
 
+def _output_specs(op, args: tuple, attrs: dict) -> tuple:
+    """The op's output Specs from its meta rule; a size of -1 there means it depends on the
+    values (nonzero, unique), which a graph of fixed shapes cannot hold."""
+    try:
+        expected = op.meta(*(_spec(a) for a in args), **attrs)
+    except dispatch._USER_ERRORS as error:
+        raise located(error) from None
+    expected = (expected,) if isinstance(expected, Spec) else tuple(expected)
+    for spec in expected:
+        if any(size < 0 for size in spec.shape):
+            raise _at_user_line(
+                NotImplementedError(
+                    f"qilin.compile: {op.name}'s output shape depends on the input values "
+                    f"({tuple(spec.shape)}), which a graph of fixed shapes cannot hold yet; "
+                    "keep this part eager"
+                )
+            )
+    return expected
+
+
 def _spec(item):
     if isinstance(item, Tensor):
         return Spec(tuple(item._data.shape), item.dtype)
@@ -359,6 +400,11 @@ def _spec(item):
 
 
 # ----- the entry point ---------------------------------------------------------------------
+# dispatch._tracer is one global (eager pays a single load for it), so one thread traces at a
+# time: a second thread's trace waits here. Re-entrant, for a trace inside a traced function.
+_TRACING = threading.RLock()
+
+
 def trace(fn, *example_args) -> Graph:
     """Run `fn(*example_args)` once with traced tensors in place of the tensor arguments (also
     inside tuples, lists and dicts) and return the recorded Graph. No kernel runs."""
@@ -368,15 +414,17 @@ def trace(fn, *example_args) -> Graph:
     traced = [tracer.new_input(t, name) for t, name in zip(leaves, names)]
     tracer.graph.input_structure = skeleton
     arguments = unflatten(skeleton, traced)
-    previous = dispatch._tracer
-    dispatch._tracer = tracer
-    try:
-        result = fn(*arguments)
-        outputs, structure = flatten(result, lambda item: isinstance(item, Tensor))
-        output_values = [tracer.value_of(t) for t in outputs]
-    finally:
-        dispatch._tracer = previous
-        escaped = _restore_captured_grads(tracer)
+    with _TRACING:
+        previous = dispatch._tracer
+        dispatch._tracer = tracer
+        try:
+            result = fn(*arguments)
+            outputs, structure = flatten(result, lambda item: isinstance(item, Tensor))
+            output_values = [tracer.value_of(t) for t in outputs]
+        finally:
+            dispatch._tracer = previous
+            tracer.active = False
+            escaped = _restore_captured_grads(tracer)
     if escaped:
         raise NotImplementedError(
             "qilin.compile: loss.backward() into tensors that are not traced arguments ("
