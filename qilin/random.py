@@ -16,9 +16,10 @@ import numpy as np
 
 from . import dispatch as _dispatch
 from . import dtypes
-from .device import Device
+from .device import CPU, Device, resolve
 from .dispatch import write_out
 from .ops.creation import factory_size, finish, size_from_args
+from .ops.random_ops import BERNOULLI, RAND, RANDN, check_probability, work_dtype
 from .tensor import Tensor, _wrap
 
 __all__ = [
@@ -177,15 +178,21 @@ def fork_rng(
         set_rng_state(state)
 
 
+def _generator(generator: Generator | None) -> Generator:
+    """`generator`, or the default one; what the random ops (qilin/ops/random_ops.py) take."""
+    if generator is None:
+        return default_generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a qilin.Generator, got {type(generator).__name__}")
+    return generator
+
+
 def numpy_generator(generator: Generator | None = None) -> np.random.Generator:
     """The NumPy generator that `generator` (or the default one) draws from."""
     if _dispatch._tracer is not None and _dispatch._tracer.thread == get_ident():
-        raise _dispatch._tracer.random_error()  # random ops are not traced yet (qilin.compile)
-    if generator is None:
-        return default_generator._numpy
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a qilin.Generator, got {type(generator).__name__}")
-    return generator._numpy
+        # Draws outside the random ops are not traced yet (qilin.compile).
+        raise _dispatch._tracer.random_error()
+    return _generator(generator)._numpy
 
 
 _numpy_generator = numpy_generator
@@ -203,17 +210,17 @@ def _float_dtype(dtype, name: str) -> dtypes.DType:
     return dtype
 
 
-def _work_dtype(dtype: dtypes.DType):
-    """Draw float64 for float64 tensors and float32 for the rest (half the cost)."""
-    return np.float64 if dtype is dtypes.float64 else np.float32
+_work_dtype = work_dtype
 
 
-def _below_one(values: np.ndarray, dtype: dtypes.DType) -> np.ndarray:
-    """Keep [0, 1) draws below 1 after rounding to a narrow float (float16, bfloat16)."""
-    if dtype.itemsize >= 4:
-        return values
-    largest = 1.0 - dtypes.finfo(dtype).eps / 2
-    return np.minimum(values.astype(dtype.numpy), np.asarray(largest, dtype=dtype.numpy))
+def _placed(result: Tensor, device, requires_grad: bool) -> Tensor:
+    """A host-drawn random tensor moved to `device` (one transfer), as `finish` does."""
+    device = resolve(device)
+    if device is not CPU:
+        result = result.to(device)
+    if requires_grad:
+        result.requires_grad_(True)
+    return result
 
 
 def _integer_arg(value, name: str, argument: str) -> int:
@@ -247,8 +254,8 @@ def rand(
     """Uniform samples on [0, 1)."""
     shape = factory_size(size, kwargs, "rand")
     dtype = _float_dtype(dtype, "rand")
-    values = numpy_generator(generator).random(shape, dtype=_work_dtype(dtype))
-    return write_out(finish(_below_one(values, dtype), dtype, device, requires_grad), out)
+    values = RAND(_generator(generator), shape=shape, dtype=dtype)
+    return write_out(_placed(values, device, requires_grad), out)
 
 
 def randn(
@@ -265,8 +272,8 @@ def randn(
     """Standard normal samples."""
     shape = factory_size(size, kwargs, "randn")
     dtype = _float_dtype(dtype, "randn")
-    values = numpy_generator(generator).standard_normal(shape, dtype=_work_dtype(dtype))
-    return write_out(finish(values, dtype, device, requires_grad), out)
+    values = RANDN(_generator(generator), shape=shape, dtype=dtype)
+    return write_out(_placed(values, device, requires_grad), out)
 
 
 def _like_options(input: Tensor, dtype, device) -> tuple:
@@ -453,19 +460,21 @@ def normal(
 def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
     """1 with probability `input` (or `p`), else 0, in input's dtype."""
     if p is None:
-        probability = _host_float(input, "bernoulli")
+        if not input.is_floating_point():
+            raise NotImplementedError(
+                f"bernoulli: expected a floating point tensor, got {input.dtype.name}"
+            )
+        probability = input.detach()
     else:
-        probability = p.detach()._host() if isinstance(p, Tensor) else float(p)
-    _check_probability(probability, "bernoulli")
-    draws = numpy_generator(generator).random(tuple(input.shape)) < probability
-    return write_out(finish(draws, input.dtype, input.device, False), out)
+        probability = p.detach() if isinstance(p, Tensor) else float(p)
+    # The op checks that the probabilities lie in [0, 1] (it reads them as it draws).
+    draws = BERNOULLI(
+        _generator(generator), probability, shape=tuple(input.shape), dtype=input.dtype
+    )
+    return write_out(_placed(draws, input.device, False), out)
 
 
-def _check_probability(probability, name: str) -> None:
-    array = np.asarray(probability)
-    if not np.all((array >= 0) & (array <= 1)):
-        shown = f"p={float(array):g}" if array.ndim == 0 else "a value outside [0, 1]"
-        raise RuntimeError(f"{name} expects p to be in [0, 1], but got {shown}")
+_check_probability = check_probability
 
 
 def poisson(input, generator=None) -> Tensor:

@@ -18,7 +18,7 @@ from typing import Any
 from .. import dtypes
 from ..ops.registry import Op, Spec
 
-__all__ = ["Value", "Node", "Graph", "flatten", "unflatten", "format_type"]
+__all__ = ["Value", "State", "Node", "Graph", "flatten", "unflatten", "format_type"]
 
 _SHORT_NAMES = {
     "float32": "f32",
@@ -78,6 +78,24 @@ class Value:
         return f"<Value {self.name}: {self.type_text}>"
 
 
+class State:
+    """A stateful object an op reads and advances, held by reference (a random Generator):
+    the graph draws from its state at the time it runs, as eager code would."""
+
+    __slots__ = ("name", "target")
+
+    def __init__(self, name: str, target):
+        self.name = name
+        self.target = target
+
+    @property
+    def type_text(self) -> str:
+        return type(self.target).__name__
+
+    def __repr__(self) -> str:
+        return f"<State {self.name}: {self.type_text}>"
+
+
 class Node:
     """One primitive application: `outputs = op(*inputs, **attrs)`.
 
@@ -117,7 +135,7 @@ def _collect_values(item, found: list) -> None:
 
 
 def _format_literal(item) -> str:
-    if isinstance(item, Value):
+    if isinstance(item, (Value, State)):
         return item.name
     if isinstance(item, tuple):
         inside = ", ".join(_format_literal(part) for part in item)
@@ -131,7 +149,8 @@ class Graph:
     """A traced function: inputs, captured tensors, nodes in topological order, outputs.
 
     `captured` pairs each captured Value with the real qilin Tensor it stands for; the tensor is
-    held by reference, so running the graph later reads its values at that time. `outputs` is
+    held by reference, so running the graph later reads its values at that time; `states` are
+    the stateful objects (random Generators) that nodes take, also held by reference. `outputs` is
     the flat list of output Values; `output_structure` rebuilds the function's return value
     from them (see `unflatten`). `input_structure` does the same for the arguments, so that an
     executor can find the tensors among the arguments it is given.
@@ -140,6 +159,7 @@ class Graph:
     def __init__(self):
         self.inputs: list[Value] = []
         self.captured: list[tuple[Value, Any]] = []
+        self.states: list[State] = []
         self.nodes: list[Node] = []
         self.outputs: list[Value] = []
         self.output_structure: Any = None
@@ -149,6 +169,7 @@ class Graph:
         header = ", ".join(f"{v.name}: {v.type_text}" for v in self.inputs)
         lines = [f"graph({header}):"]
         lines += [f"  captured {v.name}: {v.type_text}" for v, _ in self.captured]
+        lines += [f"  state {s.name}: {s.type_text}" for s in self.states]
         lines += [f"  {node}" for node in self.nodes]
         names = ", ".join(v.name for v in self.outputs)
         lines.append(f"  return ({names},)" if len(self.outputs) == 1 else f"  return ({names})")

@@ -4,8 +4,9 @@
 
 Each node runs `op.kernel(xp, *arrays, **attrs)`, exactly as the eager dispatcher would, so a
 graph gives eager's results bit for bit. Captured tensors (parameters, constants) are read when
-the graph runs, so updates made to them since the trace are seen. No autograd is recorded:
-gradients are part of the graph when the traced function computed them.
+the graph runs, so updates made to them since the trace are seen; random Generators (graph
+states) likewise: each run draws from the generator's current state and advances it. No
+autograd is recorded: gradients are part of the graph when the traced function computed them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, _wrap
-from .graph import Graph, Value, flatten, format_type, unflatten
+from .graph import Graph, State, Value, flatten, format_type, unflatten
 
 __all__ = ["eval_graph"]
 
@@ -75,6 +76,8 @@ def _checked(value: Value, tensor: Tensor):
 def _resolve(item, env: dict):
     if isinstance(item, Value):
         return env[id(item)]
+    if isinstance(item, State):
+        return item.target  # drawn from (and advanced) as the graph runs
     if isinstance(item, (tuple, list)) and item:
         return type(item)(_resolve(part, env) for part in item)
     return item

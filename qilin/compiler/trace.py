@@ -12,8 +12,11 @@ nodes as in eager mode, so `qilin.autograd.grad` inside the traced function runs
 which are qilin ops, and they are traced too.
 
 What cannot be captured raises a clear error naming the user's line: reading values (`.item()`,
-`bool(t)`, printing), in-place writes and `out=` (not yet), random numbers (not yet), and ops
-whose output shape depends on the values (nonzero, unique, masked_select). A traced tensor
+`bool(t)`, printing), in-place writes and `out=` (not yet), random numbers drawn outside the
+random ops (randint, randperm, normal, multinomial, poisson, in-place samplers: not yet), and
+ops whose output shape depends on the values (nonzero, unique, masked_select). The random ops
+(rand, randn, bernoulli: qilin/ops/random_ops.py) take a Generator, which the graph holds by
+reference as a `State`, so running the graph draws from it as eager would. A traced tensor
 kept past its trace (in a global, on self) raises TraceError wherever it is used later.
 One thread traces at a time (`_TRACING`); other threads run eagerly meanwhile.
 """
@@ -34,8 +37,9 @@ from ..autograd import grad_mode
 from ..device import CPU
 from ..errors import located
 from ..ops.registry import Spec
+from ..random import Generator
 from ..tensor import Tensor, _wrap
-from .graph import Graph, Leaf, Node, Value, flatten, format_type, unflatten
+from .graph import Graph, Leaf, Node, State, Value, flatten, format_type, unflatten
 
 __all__ = ["trace", "TracedArray", "TraceError", "is_traced"]
 
@@ -248,6 +252,7 @@ class Tracer:
         self.thread = threading.get_ident()
         self.active = True  # False once trace() returns: its traced tensors are then leaks
         self._captured: dict[int, Value] = {}
+        self._states: dict[int, State] = {}
         self._counter = 0
         self.grads_before: dict[int, object] = {}
 
@@ -295,9 +300,19 @@ class Tracer:
             self.grads_before[id(tensor)] = tensor._grad  # for the escape check in trace()
         return found
 
+    def state_of(self, generator: Generator) -> State:
+        """A Generator an op draws from: held by reference, one State per generator."""
+        found = self._states.get(id(generator))
+        if found is None:
+            found = self._states[id(generator)] = State(f"g{len(self._states)}", generator)
+            self.graph.states.append(found)
+        return found
+
     def _to_graph(self, item):
         if isinstance(item, Tensor):
             return self.value_of(item)
+        if isinstance(item, Generator):
+            return self.state_of(item)
         if isinstance(item, (tuple, list)):
             return type(item)(self._to_graph(part) for part in item) if item else item
         return item
@@ -364,9 +379,10 @@ class Tracer:
     def random_error(self) -> BaseException:
         return _at_user_line(
             NotImplementedError(
-                "qilin.compile: random numbers (rand, randn, dropout, bernoulli...) inside a "
-                "traced function are not supported yet; draw them outside and pass them in, or "
-                "keep this part eager"
+                "qilin.compile: random numbers other than rand, randn and bernoulli (randint, "
+                "randperm, normal, multinomial, poisson, in-place samplers such as normal_) "
+                "inside a traced function are not supported yet; draw them outside and pass "
+                "them in, or keep this part eager"
             )
         )
 
