@@ -21,6 +21,22 @@ from .module import Module
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
+def affine_parameters(module: Module, shape, affine: bool, bias: bool, factory: dict) -> None:
+    """Register `weight` and `bias` of `shape` (torch registers None for the absent ones, so
+    state_dict keys and attribute access match); `reset_affine` gives them their values."""
+    module.register_parameter("weight", Parameter(empty(shape, **factory)) if affine else None)
+    has_bias = affine and bias
+    module.register_parameter("bias", Parameter(empty(shape, **factory)) if has_bias else None)
+
+
+def reset_affine(module: Module) -> None:
+    """Weight ones, bias zeros: every normalisation layer starts as the identity map."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _NormBase(Module):
     """Parameters weight (ones) and bias (zeros) of shape (num_features,) when `affine`;
     buffers running_mean (zeros), running_var (ones) and num_batches_tracked (int64 0) when
@@ -46,15 +62,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, num_features, affine, bias, {"device": device, "dtype": dtype})
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
@@ -73,10 +81,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def _check_input_dim(self, input) -> None:
         raise NotImplementedError
